@@ -1,0 +1,102 @@
+//! Property tests: the SIMD kernels agree with the scalar reference on every length from 1 to
+//! 2048 (so every tail length of every vector width is covered), within a relative error bound.
+use super::*;
+use proptest::prelude::*;
+
+/// |simd - reference| <= REL * scale, where `scale` is the magnitude of the terms summed (so
+/// cancellation in a sum near zero does not make the bound meaningless).
+const REL: f64 = 1e-5;
+
+fn vectors(len: usize) -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
+    (
+        prop::collection::vec(-100f32..100f32, len),
+        prop::collection::vec(-100f32..100f32, len),
+    )
+}
+
+fn close(got: f64, want: f64, scale: f64) -> bool {
+    (got - want).abs() <= REL * scale.max(1e-30) + 1e-12
+}
+
+fn check_all(a: &[f32], b: &[f32]) {
+    let abs_l2: f64 = scalar::l2_squared(a, b);
+    assert!(
+        close(l2_squared(a, b), abs_l2, abs_l2),
+        "l2sq len {}",
+        a.len()
+    );
+    let abs_dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 * *y as f64).abs())
+        .sum();
+    assert!(
+        close(dot(a, b), scalar::dot(a, b), abs_dot),
+        "dot len {}",
+        a.len()
+    );
+    let abs_l1 = scalar::l1(a, b);
+    assert!(close(l1(a, b), abs_l1, abs_l1), "l1 len {}", a.len());
+    let (c, r) = (cosine(a, b), scalar::cosine(a, b));
+    if r.is_nan() {
+        assert!(c.is_nan());
+    } else {
+        // cosine is 1 - dot/(|a||b|): its absolute error is bounded, not its relative error.
+        assert!((c - r).abs() <= 1e-5, "cosine len {}: {c} vs {r}", a.len());
+    }
+}
+
+#[test]
+fn every_length_1_to_2048() {
+    // A deterministic sweep over every length, including all SIMD tails.
+    let mut state = 0x2545F4914F6CDD1Du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        ((state >> 40) as f32 / (1u64 << 24) as f32) * 200.0 - 100.0
+    };
+    for len in 1..=2048 {
+        let a: Vec<f32> = (0..len).map(|_| next()).collect();
+        let b: Vec<f32> = (0..len).map(|_| next()).collect();
+        check_all(&a, &b);
+    }
+}
+
+proptest! {
+    #[test]
+    fn simd_matches_reference((a, b) in (1usize..=2048).prop_flat_map(vectors)) {
+        check_all(&a, &b);
+    }
+}
+
+#[test]
+fn known_values() {
+    let a = [1.0f32, 2.0, 3.0];
+    let b = [4.0f32, 5.0, 6.0];
+    assert!((l2(&a, &b) - 27f64.sqrt()).abs() < 1e-9);
+    assert_eq!(dot(&a, &b), 32.0);
+    assert_eq!(l1(&a, &b), 9.0);
+    assert_eq!(Metric::InnerProduct.distance(&a, &b), -32.0);
+    let c = 1.0 - 32.0 / (14f64.sqrt() * 77f64.sqrt());
+    assert!((cosine(&a, &b) - c).abs() < 1e-6);
+}
+
+#[test]
+fn cosine_of_zero_vector_is_nan() {
+    assert!(cosine(&[0.0, 0.0], &[1.0, 2.0]).is_nan());
+    assert!(cosine(&[1.0, 2.0], &[0.0, 0.0]).is_nan());
+    assert!(cosine(&[0.0, 0.0], &[0.0, 0.0]).is_nan());
+    // Orthogonal non-zero vectors give exactly 1, not NaN.
+    assert_eq!(cosine(&[1.0, 0.0], &[0.0, 1.0]), 1.0);
+    // Identical vectors give 0.
+    assert!(cosine(&[3.0, 4.0], &[3.0, 4.0]).abs() < 1e-7);
+}
+
+#[test]
+fn cosine_is_clamped() {
+    let a = [1e-3f32, 1e-3];
+    let b = [-1e-3f32, -1e-3];
+    let d = cosine(&a, &b);
+    assert!((0.0..=2.0).contains(&d));
+}
