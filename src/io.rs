@@ -134,7 +134,7 @@ fn float8_array_to_vecx(arr: Float8ArrayArg<'_>, typmod: i32, _explicit: bool) -
             if x.is_finite() && !v.is_finite() {
                 raise(VecxError::new(
                     ErrorKind::NumericValueOutOfRange,
-                    format!("\"{x}\" is out of range for type vecx"),
+                    format!("\"{x:e}\" is out of range for type vecx"),
                 ));
             }
             if v == 0.0 && *x != 0.0 && x.is_finite() {

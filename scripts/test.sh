@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The whole test suite: `bash scripts/test.sh`
+#
+#   1. installs what is missing (apt packages, cargo-pgrx 0.18.0);
+#   2. cargo test -p vecx-core       (kernels, parser fuzzer, formats: no PostgreSQL needed);
+#   3. cargo pgrx test pg15          (#[pg_test]s inside a throwaway PostgreSQL);
+#   4. pg_regress on tests/regress   (SQL files with expected output, on a throwaway cluster).
+#
+# Ends with one line "vecx tests: N passed, M failed" and exits non-zero on any failure.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+PASSED=0
+FAILED=0
+LOG_DIR="$ROOT/target/test-logs"
+mkdir -p "$LOG_DIR"
+
+# Adds the counts of every "test result:" line in a cargo test log.
+count_cargo() {
+    local p f
+    p=$(grep -E '^test result:' "$1" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1/' | paste -sd+ - | bc)
+    f=$(grep -E '^test result:' "$1" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\2/' | paste -sd+ - | bc)
+    PASSED=$((PASSED + ${p:-0}))
+    FAILED=$((FAILED + ${f:-0}))
+}
+
+step() { # step NAME COMMAND...: runs COMMAND, tees its log, counts failures of the step itself
+    local name=$1
+    shift
+    log "$name"
+    if "$@" 2>&1 | tee "$LOG_DIR/$name.log"; then
+        return 0
+    fi
+    echo "!! step '$name' failed (log: $LOG_DIR/$name.log)"
+    FAILED=$((FAILED + 1))
+    return 1
+}
+
+install_prerequisites
+command -v bc >/dev/null || as_root apt-get install -y -qq bc >/dev/null
+
+step core cargo test -p vecx-core || true
+count_cargo "$LOG_DIR/core.log"
+
+mkdir -p "$ROOT/target/pgrx-test-data"
+chown postgres: "$ROOT/target/pgrx-test-data"
+step pg_test cargo pgrx test pg15 --runas postgres --pgdata "$ROOT/target/pgrx-test-data" || true
+count_cargo "$LOG_DIR/pg_test.log"
+
+regress() {
+    install_extension debug
+    start_cluster regress 55433
+    trap 'stop_cluster regress' RETURN
+    local out="$ROOT/target/regress"
+    rm -rf "$out"
+    mkdir -p "$out"
+    chown postgres: "$out"
+    as_postgres "$PG_REGRESS" --host="$SOCKET_DIR" --port="$PGPORT" --user=postgres \
+        --inputdir="$ROOT/tests/regress" --outputdir="$out" \
+        --schedule="$ROOT/tests/regress/schedule" --dbname=vecx_regression
+}
+if step regress regress; then
+    PASSED=$((PASSED + $(grep -cE '^(test | *[0-9]+ *-? )?[a-z_0-9]+ +\.\.\. ok|^ok [0-9]+ ' "$LOG_DIR/regress.log")))
+else
+    [ -f "$ROOT/target/regress/regression.diffs" ] && head -200 "$ROOT/target/regress/regression.diffs"
+fi
+
+echo
+echo "vecx tests: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
