@@ -18,10 +18,10 @@ mkdir -p "$LOG_DIR"
 # Adds the counts of every "test result:" line in a cargo test log.
 count_cargo() {
     local p f
-    p=$(grep -E '^test result:' "$1" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1/' | paste -sd+ - | bc)
-    f=$(grep -E '^test result:' "$1" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\2/' | paste -sd+ - | bc)
-    PASSED=$((PASSED + ${p:-0}))
-    FAILED=$((FAILED + ${f:-0}))
+    read -r p f < <(awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+                         END { print p + 0, f + 0 }' "$1")
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
 }
 
 step() { # step NAME COMMAND...: runs COMMAND, tees its log, counts failures of the step itself
@@ -37,7 +37,6 @@ step() { # step NAME COMMAND...: runs COMMAND, tees its log, counts failures of 
 }
 
 install_prerequisites
-command -v bc >/dev/null || as_root apt-get install -y -qq bc >/dev/null
 
 step core cargo test -p vecx-core || true
 count_cargo "$LOG_DIR/core.log"

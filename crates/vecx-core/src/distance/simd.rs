@@ -4,6 +4,7 @@
 //! simsimd returns `None` only when the two slices differ in length; we pass equal-length
 //! prefixes, so the fallback to the scalar reference is unreachable in practice but keeps the
 //! functions total.
+#![allow(unsafe_code)] // the one place allowed: calling the AVX2 build after detecting AVX2
 use simsimd::SpatialSimilarity;
 
 use super::scalar;
@@ -26,66 +27,99 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
     f32::dot(a, b).unwrap_or_else(|| scalar::dot(a, b))
 }
 
-/// Cosine distance in one pass: eight f32 lanes each for a·b, a·a and b·b (LLVM vectorises
-/// the loop), then `1 - ab / sqrt(aa * bb)` in f64.
+/// Cosine distance `1 - ab / sqrt(aa * bb)`.
 ///
-/// simsimd's own cosine kernel uses an approximate reciprocal square root: `v <=> v` comes out
-/// as 1.8e-9 instead of 0, and it returns 1 rather than NaN for a zero vector. Here the three
-/// sums of `v <=> v` are identical, so the ratio is exactly 1 and the distance exactly 0.
+/// simsimd's cosine kernel is fast but uses an approximate reciprocal square root: `v <=> v`
+/// comes out as 1.8e-9 rather than 0, and a zero vector gives 1 or 0 rather than NaN. So its
+/// answer is used as is only when it is clearly away from those cases; near 0 (duplicates and
+/// near-duplicates, where exactness matters) and at exactly 1 (orthogonal or zero vectors) the
+/// distance is recomputed from three exact dot products, which makes `v <=> v` exactly 0.
 #[inline]
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    const LANES: usize = 8;
     let (a, b) = common(a, b);
-    let (mut ab, mut aa, mut bb) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
-    let mut ca = a.chunks_exact(LANES);
-    let mut cb = b.chunks_exact(LANES);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..LANES {
-            ab[i] += x[i] * y[i];
-            aa[i] += x[i] * x[i];
-            bb[i] += y[i] * y[i];
-        }
+    let d = <f32 as SpatialSimilarity>::cos(a, b).unwrap_or_else(|| scalar::cosine(a, b));
+    if d > 1e-4 && d != 1.0 {
+        return d.clamp(0.0, 2.0);
     }
-    let sum = |v: [f32; LANES]| v.iter().map(|x| *x as f64).sum::<f64>();
-    let (mut ab, mut aa, mut bb) = (sum(ab), sum(aa), sum(bb));
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        let (x, y) = (*x as f64, *y as f64);
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
+    let (ab, aa, bb) = (dot(a, b), dot(a, a), dot(b, b));
     if aa == 0.0 || bb == 0.0 {
         return f64::NAN;
     }
     (1.0 - ab / (aa * bb).sqrt()).clamp(0.0, 2.0)
 }
 
-/// simsimd's cosine kernel, kept for the benchmark's comparison only (see [`cosine`]).
+/// simsimd's cosine kernel alone, for the benchmark's comparison (see [`cosine`]).
 #[inline]
 pub fn cosine_simsimd(a: &[f32], b: &[f32]) -> f64 {
     let (a, b) = common(a, b);
     <f32 as SpatialSimilarity>::cos(a, b).unwrap_or_else(|| scalar::cosine(a, b))
 }
 
-/// L1 has no simsimd kernel for f32: eight independent f32 lanes per step, which LLVM turns into
-/// packed `andps`/`addps`, then a final f64 reduction.
+/// L1 has no simsimd kernel for f32 (see [`l1_sum`]).
 #[inline]
 pub fn l1(a: &[f32], b: &[f32]) -> f64 {
-    const LANES: usize = 8;
     let (a, b) = common(a, b);
-    let mut acc = [0f32; LANES];
-    let mut ca = a.chunks_exact(LANES);
-    let mut cb = b.chunks_exact(LANES);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..LANES {
-            acc[i] += (x[i] - y[i]).abs();
+    dispatch!(l1_sum(a, b))
+}
+
+// Our own kernels are plain Rust loops over fixed-width lane arrays, written so LLVM turns each
+// lane array into vector registers. They are compiled twice: for the baseline target (SSE2 on
+// x86-64) and with AVX2+FMA enabled; `dispatch!` picks one at run time, as simsimd picks its
+// kernels. Both builds perform the same operations in the same order (Rust never contracts
+// a*b+c into an FMA on its own), so results do not depend on the CPU.
+
+const LANES: usize = 16;
+
+/// Calls `$f(args)` in its AVX2 build when the CPU has AVX2 and FMA, else the baseline build.
+macro_rules! dispatch {
+    ($f:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        let result = if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the AVX2 build was compiled for.
+            unsafe { avx2::$f($($arg),*) }
+        } else {
+            generic::$f($($arg),*)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let result = generic::$f($($arg),*);
+        result
+    }};
+}
+use dispatch;
+
+macro_rules! kernels {
+    ($($attr:meta)?) => {
+        /// Sum of |a - b| (L1).
+        $(#[$attr])?
+        #[inline]
+        pub fn l1_sum(a: &[f32], b: &[f32]) -> f64 {
+            let (ca, ta) = a.as_chunks::<LANES>();
+            let (cb, tb) = b.as_chunks::<LANES>();
+            let mut acc = [0f32; LANES];
+            for (x, y) in ca.iter().zip(cb) {
+                for i in 0..LANES {
+                    acc[i] += (x[i] - y[i]).abs();
+                }
+            }
+            let tail: f64 = ta.iter().zip(tb).map(|(x, y)| (x - y).abs() as f64).sum();
+            lane_sum(&acc) + tail
         }
-    }
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| (x - y).abs() as f64)
-        .sum();
-    acc.iter().map(|v| *v as f64).sum::<f64>() + tail
+
+        #[inline]
+        fn lane_sum(v: &[f32; LANES]) -> f64 {
+            v.iter().map(|x| *x as f64).sum()
+        }
+
+    };
+}
+
+mod generic {
+    use super::LANES;
+    kernels!();
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::LANES;
+    kernels!(target_feature(enable = "avx2,fma"));
 }

@@ -89,9 +89,9 @@ fn cosine_of_zero_vector_is_nan() {
     assert!(cosine(&[0.0, 0.0], &[0.0, 0.0]).is_nan());
     // Orthogonal non-zero vectors give exactly 1, not NaN.
     assert_eq!(cosine(&[1.0, 0.0], &[0.0, 1.0]), 1.0);
-    // Identical vectors give exactly 0, opposite ones exactly 2.
+    // Identical vectors give exactly 0; opposite ones 2 (within simsimd's rsqrt precision).
     assert_eq!(cosine(&[3.0, 4.0], &[3.0, 4.0]), 0.0);
-    assert_eq!(cosine(&[1.0, 1.0], &[-1.0, -1.0]), 2.0);
+    assert!((cosine(&[1.0, 1.0], &[-1.0, -1.0]) - 2.0).abs() < 1e-8);
     let long: Vec<f32> = (0..1000).map(|i| (i as f32).sin()).collect();
     assert_eq!(cosine(&long, &long), 0.0);
 }
