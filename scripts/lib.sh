@@ -62,24 +62,41 @@ as_root_env() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else "$@" --sudo; fi
 }
 
+# Directory for throwaway clusters: target/clusters under the project, when the postgres user
+# can reach it (every parent directory must be searchable by others); otherwise a directory
+# under /tmp, with a note saying why.
+clusters_dir() {
+    local dir="$ROOT/target/clusters"
+    mkdir -p "$dir"
+    chown postgres: "$dir" 2>/dev/null || true
+    if runuser -u postgres -- test -w "$dir" 2>/dev/null; then
+        echo "$dir"
+    else
+        echo "note: the postgres user cannot reach $dir; using /tmp/vecx-clusters instead" >&2
+        mkdir -p /tmp/vecx-clusters
+        chown postgres: /tmp/vecx-clusters
+        echo /tmp/vecx-clusters
+    fi
+}
+
 # Runs a command as the postgres user (PostgreSQL refuses to run as root).
 as_postgres() {
     if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
 }
 
-# A throwaway cluster under target/: start_cluster NAME PORT [extra postgresql.conf lines...]
+# A throwaway cluster under target/clusters: start_cluster NAME PORT [extra postgresql.conf lines...]
 # Sets PGDATA_DIR, SOCKET_DIR and PGPORT for the caller.
 start_cluster() {
     local name=$1 port=$2
     shift 2
-    PGDATA_DIR="$ROOT/target/clusters/$name"
-    SOCKET_DIR="$ROOT/target/clusters/$name.sock"
+    CLUSTERS_DIR=$(clusters_dir)
+    PGDATA_DIR="$CLUSTERS_DIR/$name"
+    SOCKET_DIR="$CLUSTERS_DIR/$name.sock"
     PGPORT=$port
-    stop_cluster "$name" "$port" 2>/dev/null || true
+    stop_cluster "$name" 2>/dev/null || true
     rm -rf "$PGDATA_DIR" "$SOCKET_DIR"
     mkdir -p "$PGDATA_DIR" "$SOCKET_DIR"
-    chown postgres: "$ROOT/target/clusters" "$PGDATA_DIR" "$SOCKET_DIR" 2>/dev/null || true
-    chmod 755 "$ROOT/target" "$ROOT/target/clusters" 2>/dev/null || true
+    chown postgres: "$PGDATA_DIR" "$SOCKET_DIR"
     as_postgres "$PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
     {
         echo "port = $port"
@@ -94,7 +111,7 @@ start_cluster() {
 
 stop_cluster() {
     local name=$1
-    local dir="$ROOT/target/clusters/$name"
+    local dir="${CLUSTERS_DIR:-$ROOT/target/clusters}/$name"
     if [ -f "$dir/postmaster.pid" ]; then
         as_postgres "$PG_BIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
     fi

@@ -41,16 +41,17 @@ install_prerequisites
 step core cargo test -p vecx-core || true
 count_cargo "$LOG_DIR/core.log"
 
-mkdir -p "$ROOT/target/pgrx-test-data"
-chown postgres: "$ROOT/target/pgrx-test-data"
-step pg_test cargo pgrx test pg15 --runas postgres --pgdata "$ROOT/target/pgrx-test-data" || true
+PGRX_DATA="$(clusters_dir)/pgrx-test-data"
+mkdir -p "$PGRX_DATA"
+chown postgres: "$PGRX_DATA"
+step pg_test cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DATA" || true
 count_cargo "$LOG_DIR/pg_test.log"
 
 regress() {
     install_extension debug
     start_cluster regress 55433
     trap 'stop_cluster regress' RETURN
-    local out="$ROOT/target/regress"
+    local out="$CLUSTERS_DIR/regress-out"
     rm -rf "$out"
     mkdir -p "$out"
     chown postgres: "$out"
@@ -61,7 +62,8 @@ regress() {
 if step regress regress; then
     PASSED=$((PASSED + $(grep -cE '^(test | *[0-9]+ *-? )?[a-z_0-9]+ +\.\.\. ok|^ok [0-9]+ ' "$LOG_DIR/regress.log")))
 else
-    [ -f "$ROOT/target/regress/regression.diffs" ] && head -200 "$ROOT/target/regress/regression.diffs"
+    diffs="$(clusters_dir)/regress-out/regression.diffs"
+    [ -f "$diffs" ] && head -200 "$diffs"
 fi
 
 echo
