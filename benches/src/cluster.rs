@@ -1,0 +1,181 @@
+//! Throwaway PostgreSQL clusters for benchmarks and multi-process tests.
+//!
+//! A [`Cluster`] is a data directory under `target/clusters/<name>` (or any directory you
+//! choose), initialised with `initdb`, configured through `postgresql.conf` lines, listening
+//! only on a Unix socket next to it, and run as the `postgres` user (PostgreSQL refuses to run as
+//! root; when we are root, commands go through `runuser -u postgres --`).
+//!
+//! It is deliberately small and synchronous so the standby, crash-recovery and soak tests can
+//! reuse it: [`Cluster::init`], [`Cluster::start`], [`Cluster::stop`], [`Cluster::kill9`],
+//! [`Cluster::connect`]. Dropping a running cluster stops it (fast mode).
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// Where PostgreSQL's programs live (`pg_config --bindir`, /usr/lib/postgresql/15/bin on Debian).
+pub fn pg_bindir() -> PathBuf {
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        // Debian's /usr/bin/pg_config reports /usr/lib/postgresql/NN/bin.
+        if out.status.success() && Path::new(&dir).join("initdb").exists() {
+            return PathBuf::from(dir);
+        }
+    }
+    PathBuf::from("/usr/lib/postgresql/15/bin")
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs `program args` as the postgres user (directly if we are not root).
+pub fn run_as_postgres(program: &Path, args: &[&str]) -> io::Result<Output> {
+    let out = if is_root() {
+        Command::new("runuser").arg("-u").arg("postgres").arg("--").arg(program).args(args).output()?
+    } else {
+        Command::new(program).args(args).output()?
+    };
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "{} {} failed: {}{}",
+            program.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(out)
+}
+
+fn chown_postgres(path: &Path) -> io::Result<()> {
+    if is_root() {
+        let status = Command::new("chown").arg("postgres:").arg(path).status()?;
+        if !status.success() {
+            return Err(io::Error::other(format!("chown postgres {} failed", path.display())));
+        }
+    }
+    Ok(())
+}
+
+/// A throwaway cluster.
+pub struct Cluster {
+    pub data_dir: PathBuf,
+    pub socket_dir: PathBuf,
+    pub port: u16,
+    bindir: PathBuf,
+    running: bool,
+}
+
+impl Cluster {
+    /// Creates a fresh cluster in `dir` (anything there is removed) listening on `port`, with
+    /// extra `postgresql.conf` lines. Does not start it.
+    pub fn init(dir: &Path, port: u16, settings: &[String]) -> io::Result<Cluster> {
+        let bindir = pg_bindir();
+        let socket_dir = dir.with_extension("sock");
+        let mut cluster =
+            Cluster { data_dir: dir.to_path_buf(), socket_dir: socket_dir.clone(), port, bindir, running: false };
+        cluster.stop_if_running_from_before();
+        let _ = fs::remove_dir_all(dir);
+        let _ = fs::remove_dir_all(&socket_dir);
+        fs::create_dir_all(dir)?;
+        fs::create_dir_all(&socket_dir)?;
+        if let Some(parent) = dir.parent() {
+            chown_postgres(parent)?;
+        }
+        chown_postgres(dir)?;
+        chown_postgres(&socket_dir)?;
+        let data = dir.to_string_lossy().to_string();
+        run_as_postgres(
+            &cluster.bindir.join("initdb"),
+            &["-D", &data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"],
+        )?;
+        let mut conf = fs::OpenOptions::new().append(true).open(dir.join("postgresql.conf"))?;
+        writeln!(conf, "port = {port}")?;
+        writeln!(conf, "listen_addresses = ''")?;
+        writeln!(conf, "unix_socket_directories = '{}'", socket_dir.display())?;
+        for line in settings {
+            writeln!(conf, "{line}")?;
+        }
+        Ok(cluster)
+    }
+
+    /// Adopts an existing data directory (for example a base backup) without touching it.
+    pub fn open(dir: &Path, port: u16) -> Cluster {
+        Cluster {
+            data_dir: dir.to_path_buf(),
+            socket_dir: dir.with_extension("sock"),
+            port,
+            bindir: pg_bindir(),
+            running: false,
+        }
+    }
+
+    fn stop_if_running_from_before(&mut self) {
+        if self.data_dir.join("postmaster.pid").exists() {
+            self.running = true;
+            let _ = self.stop();
+        }
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> io::Result<Output> {
+        let data = self.data_dir.to_string_lossy().to_string();
+        let log = self.data_dir.join("server.log").to_string_lossy().to_string();
+        let mut all = vec!["-D", &data, "-l", &log];
+        all.extend_from_slice(args);
+        run_as_postgres(&self.bindir.join("pg_ctl"), &all)
+    }
+
+    /// Starts the server and waits until it accepts connections.
+    pub fn start(&mut self) -> io::Result<()> {
+        self.pg_ctl(&["-w", "-t", "120", "start"])?;
+        self.running = true;
+        Ok(())
+    }
+
+    /// Stops the server (fast shutdown: active transactions are rolled back).
+    pub fn stop(&mut self) -> io::Result<()> {
+        if self.running {
+            self.pg_ctl(&["-m", "fast", "-w", "stop"])?;
+            self.running = false;
+        }
+        Ok(())
+    }
+
+    /// Kills the postmaster with SIGKILL, as a crash would (children exit when they notice).
+    pub fn kill9(&mut self) -> io::Result<()> {
+        let pid_file = fs::read_to_string(self.data_dir.join("postmaster.pid"))?;
+        let pid: i32 = pid_file.lines().next().unwrap_or("").trim().parse().map_err(io::Error::other)?;
+        // SAFETY: kill(2) with a pid read from postmaster.pid; no memory is involved.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // SAFETY: signal 0 only checks whether the process exists.
+        while unsafe { libc::kill(pid, 0) } == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.running = false;
+        Ok(())
+    }
+
+    /// A libpq connection string for database `db`.
+    pub fn conn_string(&self, db: &str) -> String {
+        format!("host={} port={} user=postgres dbname={db}", self.socket_dir.display(), self.port)
+    }
+
+    pub fn connect(&self, db: &str) -> Result<postgres::Client, postgres::Error> {
+        postgres::Client::connect(&self.conn_string(db), postgres::NoTls)
+    }
+
+    /// The server log so far (for "terminated by signal" checks and error reports).
+    pub fn server_log(&self) -> String {
+        fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}

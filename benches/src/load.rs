@@ -1,0 +1,65 @@
+//! Loading a dataset into a table with binary COPY, with a progress bar (rate and ETA).
+use std::error::Error;
+use std::io::Write;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use postgres::Client;
+
+use crate::dataset::Dataset;
+use crate::filter::sel;
+
+/// A vector parameter in the binary format shared by vecx and pgvector's `vector`.
+#[derive(Debug)]
+pub struct VecParam<'a>(pub &'a [f32]);
+
+impl ToSql for VecParam<'_> {
+    fn to_sql(&self, _ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        out.extend_from_slice(&vecx_core::binary::encode(self.0));
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(ty.name(), "vecx" | "vector")
+    }
+
+    to_sql_checked!();
+}
+
+/// Creates `table (id int PRIMARY KEY, label int, sel int, embedding TYPE(dim))` and loads the
+/// dataset's base vectors with binary COPY, then VACUUM ANALYZE.
+pub fn load(client: &mut Client, ds: &Dataset, table: &str, type_name: &str) -> Result<(), Box<dyn Error>> {
+    client.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {table};
+         CREATE TABLE {table} (id int PRIMARY KEY, label int, sel int, embedding {type_name}({dim}));",
+        dim = ds.dim
+    ))?;
+    // Keep vectors in the heap row (no TOAST) when they fit, for both types alike.
+    if ds.dim <= 1900 {
+        client.batch_execute(&format!("ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN"))?;
+    }
+    let vec_type = client.prepare(&format!("SELECT $1::{type_name}"))?.params()[0].clone();
+    let sink = client.copy_in(&format!("COPY {table} (id, label, sel, embedding) FROM STDIN (FORMAT binary)"))?;
+    let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT4, Type::INT4, Type::INT4, vec_type]);
+    let bar = ProgressBar::new(ds.len() as u64).with_style(
+        ProgressStyle::with_template(
+            "  loading {msg} [{bar:30}] {pos}/{len} rows, {per_sec}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(table.to_string());
+    for r in 0..ds.len() {
+        let label = ds.base_labels.as_ref().map(|l| l[r]);
+        writer.write(&[&(r as i32), &label, &sel(r), &VecParam(ds.row(r))])?;
+        if r % 1024 == 0 {
+            bar.set_position(r as u64);
+        }
+    }
+    writer.finish()?;
+    bar.finish_with_message(format!("{table} done"));
+    std::io::stderr().flush().ok();
+    client.batch_execute(&format!("VACUUM ANALYZE {table}"))?;
+    Ok(())
+}

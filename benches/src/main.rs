@@ -1,0 +1,435 @@
+//! `vecx-bench`: recall, QPS, latency, build time and size, side by side with pgvector.
+//!
+//! ```text
+//! cargo run --release -p vecx-bench -- --dataset sift10k,glove25 --engines exact,pgvector-hnsw
+//! cargo run --release -p vecx-bench -- --dataset synthetic:100000:128 --clients 1,4
+//! cargo run --release -p vecx-bench -- --dsn "host=/var/run/postgresql dbname=bench" ...
+//! ```
+//!
+//! By default it starts a throwaway PostgreSQL cluster under `target/clusters/bench` (as the
+//! postgres user), installs the current build of vecx with `cargo pgrx install --release`, runs
+//! every dataset and engine, writes `report.json`, `report.md` and `recall_qps.png` per dataset
+//! under `--out`, prints the Markdown, and stops the cluster.
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use clap::Parser;
+use vecx_bench::cluster::Cluster;
+use vecx_bench::dataset::{self, metric_name, Dataset};
+use vecx_bench::engine::{Engine, IndexOptions};
+use vecx_bench::filter::Filter;
+use vecx_bench::report::{self, EngineReport, FilteredPoint, Point, Report};
+use vecx_bench::run::{percentile, plan_summary, quality, run_pass};
+use vecx_bench::truth::exact_top_k;
+
+#[derive(Parser, Debug)]
+#[command(about = "vecx benchmark harness: recall, QPS, latency, build time and size, side by side with pgvector")]
+struct Args {
+    /// Comma-separated datasets: names under --datasets-dir (sift10k, mnist10k, glove25,
+    /// cohere1k, fmnist1k) or synthetic:ROWS:DIM[:CLUSTERS]
+    #[arg(long, default_value = "synthetic:10000:64")]
+    dataset: String,
+    /// Where named datasets live
+    #[arg(long, default_value = "../shared/datasets")]
+    datasets_dir: PathBuf,
+    /// Override the dataset's metric: l2, ip, cosine
+    #[arg(long)]
+    metric: Option<String>,
+    /// Comma-separated engines: exact, pgvector-exact, pgvector-hnsw, pgvector-hnsw-iterative,
+    /// pgvector-ivfflat, vecx-hnsw, vecx-ivfpq
+    #[arg(long, default_value = "exact,pgvector-hnsw,pgvector-ivfflat,vecx-hnsw,vecx-ivfpq")]
+    engines: String,
+    /// Neighbours per query
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Use at most this many queries (synthetic sets generate this many)
+    #[arg(long, default_value_t = 1000)]
+    queries: usize,
+    /// Comma-separated client counts; each sweep point runs once per count
+    #[arg(long, default_value = "1,4")]
+    clients: String,
+    /// Comma-separated filters: label, 1%, 0.1% ("none" for no filtered runs)
+    #[arg(long, default_value = "label,1%,0.1%")]
+    filters: String,
+    /// Only these sweep values (e.g. 40 for ef_search 40); default: the engine's full sweep
+    #[arg(long)]
+    params: Option<String>,
+    #[arg(long, default_value_t = 16)]
+    hnsw_m: u32,
+    #[arg(long, default_value_t = 64)]
+    hnsw_ef_construction: u32,
+    /// IVF lists (default: rows/1000, at least 10; sqrt(rows) beyond 1M rows)
+    #[arg(long)]
+    lists: Option<u32>,
+    /// Connect to this server instead of starting a throwaway cluster
+    #[arg(long)]
+    dsn: Option<String>,
+    /// Port of the throwaway cluster
+    #[arg(long, default_value_t = 55440)]
+    port: u16,
+    /// Do not run `cargo pgrx install --release` before starting the cluster
+    #[arg(long)]
+    skip_install: bool,
+    /// Output directory (one subdirectory per dataset)
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// Seed of the synthetic generator
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Fail (exit 1) unless the exact engine reaches recall 1 with no short or out-of-order
+    /// results: the smoke check the test suite runs.
+    #[arg(long)]
+    check_exact: bool,
+}
+
+fn list<T>(s: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
+    s.split(',')
+        .filter(|x| !x.trim().is_empty() && x.trim() != "none")
+        .map(|x| parse(x).ok_or_else(|| format!("unknown {what} {x:?}")))
+        .collect()
+}
+
+fn load_dataset(spec: &str, args: &Args) -> Result<Dataset, Box<dyn Error>> {
+    let metric = match &args.metric {
+        Some(m) => Some(dataset::parse_metric(m).ok_or_else(|| format!("unknown metric {m}"))?),
+        None => None,
+    };
+    let mut ds = if let Some(rest) = spec.strip_prefix("synthetic:") {
+        let parts: Vec<usize> = rest.split(':').map(|p| p.parse()).collect::<Result<_, _>>()?;
+        let (n, dim) = (*parts.first().ok_or("synthetic:ROWS:DIM")?, *parts.get(1).ok_or("synthetic:ROWS:DIM")?);
+        let clusters = parts.get(2).copied().unwrap_or((n / 1000).clamp(8, 256));
+        dataset::synthetic(n, dim, clusters, args.queries, args.seed, metric.unwrap_or(vecx_core::distance::Metric::L2))
+    } else {
+        dataset::load_named(&args.datasets_dir, spec, metric)?
+    };
+    ds.limit_queries(args.queries);
+    Ok(ds)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0)))
+        .unwrap_or(0.0);
+    format!("{} x {cpu}, {:.0} GiB RAM", std::thread::available_parallelism().map_or(1, |n| n.get()), mem / 1048576.0)
+}
+
+fn install_extension() -> Result<(), Box<dyn Error>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    eprintln!("==> installing the current vecx build (cargo pgrx install --release)");
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(&root).args(["pgrx", "install", "--release", "--pg-config", "/usr/bin/pg_config"]);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        cmd.arg("--sudo");
+    }
+    if !cmd.status()?.success() {
+        return Err("cargo pgrx install failed".into());
+    }
+    Ok(())
+}
+
+/// Server settings sized for the data: shared_buffers holds the vectors, their indexes and the
+/// heap several times over.
+fn server_settings(raw_bytes: u64) -> Vec<String> {
+    let shared_mb = ((raw_bytes * 4) / 1048576).clamp(256, 8192);
+    vec![
+        format!("shared_buffers = '{shared_mb}MB'"),
+        "maintenance_work_mem = '2GB'".into(),
+        "max_parallel_maintenance_workers = 1".into(),
+        "max_parallel_workers_per_gather = 2".into(),
+        "work_mem = '64MB'".into(),
+        "fsync = off".into(),
+        "synchronous_commit = off".into(),
+        "full_page_writes = off".into(),
+        "max_wal_size = '8GB'".into(),
+        "checkpoint_timeout = '30min'".into(),
+        "jit = off".into(),
+        "max_connections = 100".into(),
+    ]
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = real_main(args) {
+        eprintln!("vecx-bench: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn real_main(args: Args) -> Result<(), Box<dyn Error>> {
+    let engines = list(&args.engines, Engine::parse, "engine")?;
+    let filters = list(&args.filters, Filter::parse, "filter")?;
+    let clients = list(&args.clients, |s| s.trim().parse::<usize>().ok().filter(|c| *c > 0), "client count")?;
+    let only: Option<Vec<i64>> = match &args.params {
+        Some(p) => Some(list(p, |s| s.trim().parse().ok(), "parameter")?),
+        None => None,
+    };
+    let opts = IndexOptions { hnsw_m: args.hnsw_m, hnsw_ef_construction: args.hnsw_ef_construction, lists: args.lists };
+
+    let mut datasets = Vec::new();
+    for spec in args.dataset.split(',').filter(|s| !s.trim().is_empty()) {
+        match load_dataset(spec.trim(), &args) {
+            Ok(ds) => datasets.push(ds),
+            Err(e) if !spec.starts_with("synthetic:") => eprintln!("SKIPPED dataset {spec}: {e}"),
+            Err(e) => return Err(e),
+        }
+    }
+    if datasets.is_empty() {
+        return Err("no dataset to run".into());
+    }
+
+    let largest = datasets.iter().map(|d| d.raw_bytes()).max().unwrap_or(0);
+    let mut cluster = None;
+    let conn = match &args.dsn {
+        Some(dsn) => dsn.clone(),
+        None => {
+            if !args.skip_install {
+                install_extension()?;
+            }
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/clusters/bench");
+            let mut c = Cluster::init(&dir, args.port, &server_settings(largest))?;
+            c.start()?;
+            c.connect("postgres")?.batch_execute("CREATE DATABASE bench")?;
+            let s = c.conn_string("bench");
+            cluster = Some(c);
+            s
+        }
+    };
+    let mut client = postgres::Client::connect(&conn, postgres::NoTls)?;
+    client.batch_execute("CREATE EXTENSION IF NOT EXISTS vecx")?;
+    let mut server = BTreeMap::new();
+    for (key, sql) in [
+        ("version", "SELECT version()"),
+        ("vecx", "SELECT extversion FROM pg_extension WHERE extname = 'vecx'"),
+        ("shared_buffers", "SHOW shared_buffers"),
+        ("maintenance_work_mem", "SHOW maintenance_work_mem"),
+        ("max_parallel_maintenance_workers", "SHOW max_parallel_maintenance_workers"),
+        ("max_parallel_workers_per_gather", "SHOW max_parallel_workers_per_gather"),
+        ("work_mem", "SHOW work_mem"),
+        ("jit", "SHOW jit"),
+    ] {
+        if let Ok(row) = client.query_one(sql, &[]) {
+            server.insert(key.to_string(), row.get::<_, String>(0));
+        }
+    }
+    let pgvector_wanted = engines.iter().any(|e| e.is_pgvector());
+    if pgvector_wanted {
+        let available: bool = client.query_one(Engine::PgvectorHnsw.probe_sql(), &[])?.get(0);
+        if available {
+            client.batch_execute("CREATE EXTENSION IF NOT EXISTS vector")?;
+            let v: String = client.query_one("SELECT extversion FROM pg_extension WHERE extname = 'vector'", &[])?.get(0);
+            server.insert("pgvector".into(), v);
+        }
+    }
+
+    let mut failures = Vec::new();
+    for mut ds in datasets {
+        let report = bench_dataset(&mut client, &conn, &mut ds, &engines, &filters, &clients, only.as_deref(), &opts, &server, &args)?;
+        let dir = args.out.join(&report.dataset);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+        let md = report::markdown(&report);
+        std::fs::write(dir.join("report.md"), &md)?;
+        match report::plot(&report, &dir.join("recall_qps.png")) {
+            Ok(()) => eprintln!("wrote {}/report.{{json,md}} and recall_qps.png", dir.display()),
+            Err(e) => eprintln!("wrote {}/report.{{json,md}}; no plot: {e}", dir.display()),
+        }
+        println!("{md}");
+        if args.check_exact {
+            failures.extend(check_exact(&report));
+        }
+    }
+    drop(client);
+    if let Some(mut c) = cluster {
+        c.stop()?;
+    }
+    if args.check_exact {
+        for f in &failures {
+            eprintln!("CHECK FAILED: {f}");
+        }
+        if !failures.is_empty() {
+            std::process::exit(1);
+        }
+        eprintln!("exact-engine checks passed");
+    }
+    Ok(())
+}
+
+/// The smoke check: the exact engine must find every neighbour, never short, never out of order.
+fn check_exact(r: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(exact) = r.engines.iter().find(|e| e.engine == "exact") else {
+        return vec![format!("{}: no exact engine ran", r.dataset)];
+    };
+    if exact.points.is_empty() {
+        out.push(format!("{}: exact engine produced no results ({:?})", r.dataset, exact.reason));
+    }
+    for p in &exact.points {
+        if p.recall < 0.999 {
+            out.push(format!("{}: exact recall {:.4} with {} clients", r.dataset, p.recall, p.clients));
+        }
+    }
+    for f in &exact.filtered {
+        if f.quality.recall < 0.999 || f.quality.short_queries > 0 || f.quality.out_of_order > 0 {
+            out.push(format!("{}: exact filtered {} gave {:?}", r.dataset, f.filter, f.quality));
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn bench_dataset(
+    client: &mut postgres::Client,
+    conn: &str,
+    ds: &mut Dataset,
+    engines: &[Engine],
+    filters: &[Filter],
+    clients: &[usize],
+    only: Option<&[i64]>,
+    opts: &IndexOptions,
+    server: &BTreeMap<String, String>,
+    args: &Args,
+) -> Result<Report, Box<dyn Error>> {
+    let k = args.k;
+    eprintln!("==> {}: {} rows x {} dims, {} queries, {}", ds.name, ds.len(), ds.dim, ds.num_queries(), metric_name(ds.metric));
+    let t = Instant::now();
+    let (truth, source) = match &ds.truth {
+        Some(tr) if tr.k >= k => (tr.clone(), "shipped with the dataset (exact, float64)".to_string()),
+        _ => (exact_top_k(ds, k, None), "computed by the harness (brute force, all cores)".to_string()),
+    };
+    let filtered_truth: Vec<(Filter, _)> = filters
+        .iter()
+        .filter(|f| {
+            let ok = f.available(ds);
+            if !ok {
+                eprintln!("  filter {} skipped: the dataset has no labels", f.name());
+            }
+            ok
+        })
+        .map(|f| (*f, exact_top_k(ds, k, Some(&|q, r| f.accepts(ds, q, r)))))
+        .collect();
+    eprintln!("  ground truth ready in {:.1}s", t.elapsed().as_secs_f64());
+
+    let mut loaded = std::collections::HashSet::new();
+    let mut reports = Vec::new();
+    for &engine in engines {
+        let mut er = EngineReport { engine: engine.name().into(), ..Default::default() };
+        let available: bool = client.query_one(engine.probe_sql(), &[])?.get(0);
+        if !available {
+            er.status = "skipped".into();
+            er.reason = Some(engine.unavailable_reason().into());
+            eprintln!("  {}: SKIPPED ({})", engine.name(), engine.unavailable_reason());
+            reports.push(er);
+            continue;
+        }
+        if loaded.insert(engine.table()) {
+            vecx_bench::load::load(client, ds, engine.table(), engine.type_name())?;
+        }
+        let table = engine.table();
+        er.table_bytes = Some(client.query_one(&format!("SELECT pg_table_size('{table}')"), &[])?.get(0));
+        client.batch_execute("DROP INDEX IF EXISTS bench_idx")?;
+        if let Some(sql) = engine.index_sql(ds.metric, ds.len(), opts) {
+            eprintln!("  {}: {sql}", engine.name());
+            let t = Instant::now();
+            client.batch_execute(&sql)?;
+            er.build_seconds = Some(t.elapsed().as_secs_f64());
+            er.index_bytes = Some(client.query_one("SELECT pg_relation_size('bench_idx')", &[])?.get(0));
+            er.index_sql = Some(sql);
+            client.batch_execute(&format!("ANALYZE {table}"))?;
+        }
+        let op = Engine::operator(ds.metric);
+        let select = format!("SELECT id, (embedding {op} $1)::float8 FROM {table}");
+        let order = format!("ORDER BY embedding {op} $1 LIMIT {k}");
+        let plain_sql = format!("{select} {order}");
+        let sweep: Vec<Option<i64>> = match engine.sweep(ds.len(), opts) {
+            Some((guc, values)) => {
+                er.sweep_guc = Some(guc.into());
+                values.into_iter().filter(|v| only.is_none_or(|o| o.contains(v))).map(Some).collect()
+            }
+            None => vec![None],
+        };
+        for param in sweep {
+            let mut session = engine.session_sql();
+            if let (Some(guc), Some(v)) = (&er.sweep_guc, param) {
+                session.push(format!("SET {guc} = {v}"));
+            }
+            // Warm-up pass (also the recall pass): single client, every query.
+            let warm = run_pass(conn, &session, &plain_sql, ds, None, 1)?;
+            let q = quality(ds, &truth, k, &warm);
+            for &c in clients {
+                let pass = run_pass(conn, &session, &plain_sql, ds, None, c)?;
+                er.points.push(Point {
+                    param,
+                    clients: c,
+                    recall: q.recall,
+                    qps: ds.num_queries() as f64 / pass.wall_seconds,
+                    p50_ms: percentile(&pass.latencies_ms, 50.0),
+                    p95_ms: percentile(&pass.latencies_ms, 95.0),
+                    p99_ms: percentile(&pass.latencies_ms, 99.0),
+                });
+            }
+            eprintln!(
+                "  {} {}: recall {:.4}, QPS {}",
+                engine.name(),
+                param.map_or("".into(), |p| format!("{} = {p}", er.sweep_guc.clone().unwrap_or_default())),
+                q.recall,
+                er.points.iter().rev().take(clients.len()).rev().map(|p| format!("{:.0} ({}c)", p.qps, p.clients)).collect::<Vec<_>>().join(", ")
+            );
+            for (f, ftruth) in &filtered_truth {
+                let sql = format!("{select} WHERE {} {order}", f.sql());
+                let pass = run_pass(conn, &session, &sql, ds, Some(*f), 1)?;
+                let quality = quality(ds, ftruth, k, &pass);
+                let plan = explain(conn, &session, &sql, ds, *f, engine.type_name())?;
+                er.filtered.push(FilteredPoint {
+                    filter: f.name().into(),
+                    param,
+                    queries: ds.num_queries(),
+                    quality,
+                    qps: ds.num_queries() as f64 / pass.wall_seconds,
+                    plan,
+                });
+            }
+        }
+        client.batch_execute("DROP INDEX IF EXISTS bench_idx")?;
+        er.status = "ok".into();
+        reports.push(er);
+    }
+    for t in loaded {
+        client.batch_execute(&format!("DROP TABLE IF EXISTS {t}"))?;
+    }
+    Ok(Report {
+        dataset: ds.name.clone(),
+        rows: ds.len(),
+        dim: ds.dim,
+        metric: metric_name(ds.metric).into(),
+        k,
+        queries: ds.num_queries(),
+        clients: clients.to_vec(),
+        raw_vector_bytes: ds.raw_bytes(),
+        ground_truth: source,
+        machine: machine(),
+        server: server.clone(),
+        engines: reports,
+    })
+}
+
+/// EXPLAIN of the filtered query for query 0, as a one-line plan summary.
+fn explain(conn: &str, session: &[String], sql: &str, ds: &Dataset, f: Filter, type_name: &str) -> Result<String, Box<dyn Error>> {
+    let mut c = postgres::Client::connect(conn, postgres::NoTls)?;
+    for s in session {
+        c.batch_execute(s)?;
+    }
+    let literal = format!("'{}'::{type_name}", vecx_core::text::format(ds.query(0)));
+    let sql = sql.replace("$1", &literal).replace("$2", &f.param(ds, 0).to_string());
+    let row = c.query_one(&format!("EXPLAIN (FORMAT JSON) {sql}"), &[])?;
+    let plan: serde_json::Value = row.get(0);
+    Ok(plan_summary(&plan))
+}

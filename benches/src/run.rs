@@ -1,0 +1,132 @@
+//! Running queries: prepared statements on one or more client connections, with latencies,
+//! and the figures drawn from them (recall, QPS, percentiles, short and out-of-order results).
+use std::time::Instant;
+
+use postgres::types::ToSql;
+use serde::Serialize;
+
+use crate::dataset::{Dataset, Truth};
+use crate::filter::Filter;
+use crate::load::VecParam;
+use crate::truth::{recall, true_count};
+
+/// One timed pass over the queries.
+pub struct Pass {
+    /// Per query: the (id, distance) rows returned, in order.
+    pub rows: Vec<Vec<(i64, f64)>>,
+    pub latencies_ms: Vec<f64>,
+    pub wall_seconds: f64,
+}
+
+/// Runs every query once, spread round-robin over `clients` connections (threads), each of
+/// which first runs `session_sql`. `filter` adds the per-query `$2`.
+pub fn run_pass(
+    conn: &str,
+    session_sql: &[String],
+    sql: &str,
+    ds: &Dataset,
+    filter: Option<Filter>,
+    clients: usize,
+) -> Result<Pass, String> {
+    let nq = ds.num_queries();
+    let clients = clients.max(1).min(nq.max(1));
+    let start = Instant::now();
+    let shards: Vec<Result<Vec<(usize, Vec<(i64, f64)>, f64)>, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                s.spawn(move || -> Result<Vec<(usize, Vec<(i64, f64)>, f64)>, String> {
+                    let mut client = postgres::Client::connect(conn, postgres::NoTls).map_err(|e| e.to_string())?;
+                    for stmt in session_sql {
+                        client.batch_execute(stmt).map_err(|e| format!("{stmt}: {e}"))?;
+                    }
+                    let prepared = client.prepare(sql).map_err(|e| format!("{sql}: {e}"))?;
+                    let mut out = Vec::new();
+                    for q in (c..nq).step_by(clients) {
+                        let v = VecParam(ds.query(q));
+                        let p = filter.map(|f| f.param(ds, q));
+                        let params: Vec<&(dyn ToSql + Sync)> = match &p {
+                            Some(p) => vec![&v, p],
+                            None => vec![&v],
+                        };
+                        let t = Instant::now();
+                        let rows = client.query(&prepared, &params).map_err(|e| format!("query {q}: {e}"))?;
+                        let ms = t.elapsed().as_secs_f64() * 1e3;
+                        let rows = rows.iter().map(|r| (r.get::<_, i32>(0) as i64, r.get::<_, f64>(1))).collect();
+                        out.push((q, rows, ms));
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("client thread panicked".into()))).collect()
+    });
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let mut rows = vec![Vec::new(); nq];
+    let mut latencies_ms = Vec::with_capacity(nq);
+    for shard in shards {
+        for (q, r, ms) in shard? {
+            rows[q] = r;
+            latencies_ms.push(ms);
+        }
+    }
+    Ok(Pass { rows, latencies_ms, wall_seconds })
+}
+
+/// Latency percentile (nearest rank), in milliseconds.
+pub fn percentile(latencies: &[f64], p: f64) -> f64 {
+    if latencies.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = latencies.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Quality {
+    pub recall: f64,
+    /// Queries that returned fewer rows than min(k, matching rows).
+    pub short_queries: usize,
+    /// Queries whose rows did not come back in non-decreasing distance order.
+    pub out_of_order: usize,
+}
+
+/// Recall@k (mean over queries), short results and ordering, from one pass.
+pub fn quality(ds: &Dataset, truth: &Truth, k: usize, pass: &Pass) -> Quality {
+    let mut sum = 0.0;
+    let (mut short, mut disorder) = (0, 0);
+    for (q, rows) in pass.rows.iter().enumerate() {
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        sum += recall(ds.metric, ds, truth, q, k, &ids);
+        if rows.len() < true_count(truth, q, k) {
+            short += 1;
+        }
+        if rows.windows(2).any(|w| w[1].1 < w[0].1 - 1e-6 * w[0].1.abs().max(1.0)) {
+            disorder += 1;
+        }
+    }
+    Quality { recall: sum / pass.rows.len().max(1) as f64, short_queries: short, out_of_order: disorder }
+}
+
+/// A one-line summary of a plan: node types top-down, with index names.
+pub fn plan_summary(plan: &serde_json::Value) -> String {
+    fn walk(node: &serde_json::Value, out: &mut Vec<String>) {
+        if let Some(t) = node.get("Node Type").and_then(|v| v.as_str()) {
+            match node.get("Index Name").and_then(|v| v.as_str()) {
+                Some(index) => out.push(format!("{t} ({index})")),
+                None => out.push(t.to_string()),
+            }
+        }
+        if let Some(children) = node.get("Plans").and_then(|v| v.as_array()) {
+            for c in children {
+                walk(c, out);
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    if let Some(p) = plan.get(0).and_then(|p| p.get("Plan")) {
+        walk(p, &mut parts);
+    }
+    parts.join(" > ")
+}
