@@ -43,7 +43,11 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let budget = Duration::from_millis(if quick { 100 } else { 600 });
     let metrics: [(&str, Kernel, Kernel); 5] = [
-        ("l2sq", distance::l2_squared as Kernel, scalar::l2_squared as Kernel),
+        (
+            "l2sq",
+            distance::l2_squared as Kernel,
+            scalar::l2_squared as Kernel,
+        ),
         ("dot", distance::dot, scalar::dot),
         ("cosine", distance::cosine, scalar::cosine),
         ("cosine(simsimd)", simd::cosine_simsimd, scalar::cosine),

@@ -34,7 +34,13 @@ fn is_root() -> bool {
 /// Runs `program args` as the postgres user (directly if we are not root).
 pub fn run_as_postgres(program: &Path, args: &[&str]) -> io::Result<Output> {
     let out = if is_root() {
-        Command::new("runuser").arg("-u").arg("postgres").arg("--").arg(program).args(args).output()?
+        Command::new("runuser")
+            .arg("-u")
+            .arg("postgres")
+            .arg("--")
+            .arg(program)
+            .args(args)
+            .output()?
     } else {
         Command::new(program).args(args).output()?
     };
@@ -54,10 +60,40 @@ fn chown_postgres(path: &Path) -> io::Result<()> {
     if is_root() {
         let status = Command::new("chown").arg("postgres:").arg(path).status()?;
         if !status.success() {
-            return Err(io::Error::other(format!("chown postgres {} failed", path.display())));
+            return Err(io::Error::other(format!(
+                "chown postgres {} failed",
+                path.display()
+            )));
         }
     }
     Ok(())
+}
+
+/// The directory for a throwaway cluster called `name`: `target/clusters/<name>` in the
+/// workspace when the postgres user can write there (every parent directory must be searchable
+/// by others), otherwise `/tmp/vecx-clusters/<name>`.
+pub fn default_dir(name: &str) -> PathBuf {
+    let preferred = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/clusters");
+    let _ = fs::create_dir_all(&preferred);
+    let _ = chown_postgres(&preferred);
+    let reachable = !is_root()
+        || Command::new("runuser")
+            .args(["-u", "postgres", "--", "test", "-w"])
+            .arg(&preferred)
+            .status()
+            .is_ok_and(|s| s.success());
+    if reachable {
+        return preferred.join(name);
+    }
+    let fallback = PathBuf::from("/tmp/vecx-clusters");
+    eprintln!(
+        "note: the postgres user cannot reach {}; using {}",
+        preferred.display(),
+        fallback.display()
+    );
+    let _ = fs::create_dir_all(&fallback);
+    let _ = chown_postgres(&fallback);
+    fallback.join(name)
 }
 
 /// A throwaway cluster.
@@ -75,8 +111,13 @@ impl Cluster {
     pub fn init(dir: &Path, port: u16, settings: &[String]) -> io::Result<Cluster> {
         let bindir = pg_bindir();
         let socket_dir = dir.with_extension("sock");
-        let mut cluster =
-            Cluster { data_dir: dir.to_path_buf(), socket_dir: socket_dir.clone(), port, bindir, running: false };
+        let mut cluster = Cluster {
+            data_dir: dir.to_path_buf(),
+            socket_dir: socket_dir.clone(),
+            port,
+            bindir,
+            running: false,
+        };
         cluster.stop_if_running_from_before();
         let _ = fs::remove_dir_all(dir);
         let _ = fs::remove_dir_all(&socket_dir);
@@ -90,9 +131,21 @@ impl Cluster {
         let data = dir.to_string_lossy().to_string();
         run_as_postgres(
             &cluster.bindir.join("initdb"),
-            &["-D", &data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"],
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
         )?;
-        let mut conf = fs::OpenOptions::new().append(true).open(dir.join("postgresql.conf"))?;
+        let mut conf = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("postgresql.conf"))?;
         writeln!(conf, "port = {port}")?;
         writeln!(conf, "listen_addresses = ''")?;
         writeln!(conf, "unix_socket_directories = '{}'", socket_dir.display())?;
@@ -122,7 +175,11 @@ impl Cluster {
 
     fn pg_ctl(&self, args: &[&str]) -> io::Result<Output> {
         let data = self.data_dir.to_string_lossy().to_string();
-        let log = self.data_dir.join("server.log").to_string_lossy().to_string();
+        let log = self
+            .data_dir
+            .join("server.log")
+            .to_string_lossy()
+            .to_string();
         let mut all = vec!["-D", &data, "-l", &log];
         all.extend_from_slice(args);
         run_as_postgres(&self.bindir.join("pg_ctl"), &all)
@@ -147,7 +204,13 @@ impl Cluster {
     /// Kills the postmaster with SIGKILL, as a crash would (children exit when they notice).
     pub fn kill9(&mut self) -> io::Result<()> {
         let pid_file = fs::read_to_string(self.data_dir.join("postmaster.pid"))?;
-        let pid: i32 = pid_file.lines().next().unwrap_or("").trim().parse().map_err(io::Error::other)?;
+        let pid: i32 = pid_file
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .parse()
+            .map_err(io::Error::other)?;
         // SAFETY: kill(2) with a pid read from postmaster.pid; no memory is involved.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -161,7 +224,11 @@ impl Cluster {
 
     /// A libpq connection string for database `db`.
     pub fn conn_string(&self, db: &str) -> String {
-        format!("host={} port={} user=postgres dbname={db}", self.socket_dir.display(), self.port)
+        format!(
+            "host={} port={} user=postgres dbname={db}",
+            self.socket_dir.display(),
+            self.port
+        )
     }
 
     pub fn connect(&self, db: &str) -> Result<postgres::Client, postgres::Error> {

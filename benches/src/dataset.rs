@@ -99,7 +99,9 @@ fn labels(path: &Path) -> io::Result<Option<Vec<i32>>> {
     if !path.exists() {
         return Ok(None);
     }
-    Ok(Some(read_npy(path)?.data.iter().map(|v| *v as i32).collect()))
+    Ok(Some(
+        read_npy(path)?.data.iter().map(|v| *v as i32).collect(),
+    ))
 }
 
 /// Loads `root/name` (e.g. `../shared/datasets/sift10k`).
@@ -118,14 +120,20 @@ pub fn load_named(root: &Path, name: &str, metric: Option<Metric>) -> io::Result
     };
     let (queries, qdim) = read_fvecs(&dir.join("query.fvecs"), None)?;
     if qdim != dim {
-        return Err(io::Error::other(format!("{name}: queries have {qdim} dimensions, base {dim}")));
+        return Err(io::Error::other(format!(
+            "{name}: queries have {qdim} dimensions, base {dim}"
+        )));
     }
     let meta: serde_json::Value = std::fs::read_to_string(dir.join("meta.json"))
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default();
     let metric = metric
-        .or_else(|| meta.get("primary_metric").and_then(|v| v.as_str()).and_then(parse_metric))
+        .or_else(|| {
+            meta.get("primary_metric")
+                .and_then(|v| v.as_str())
+                .and_then(parse_metric)
+        })
         .unwrap_or(Metric::L2);
     let (ids_path, dist_path) = (
         dir.join(format!("gt_{}_ids.npy", metric_name(metric))),
@@ -135,7 +143,11 @@ pub fn load_named(root: &Path, name: &str, metric: Option<Metric>) -> io::Result
         let ids = read_npy(&ids_path)?;
         let dist = read_npy(&dist_path)?;
         let k = *ids.shape.get(1).unwrap_or(&1);
-        Some(Truth { k, ids: ids.data.iter().map(|v| *v as u32).collect(), dist: dist.data })
+        Some(Truth {
+            k,
+            ids: ids.data.iter().map(|v| *v as u32).collect(),
+            dist: dist.data,
+        })
     } else {
         None
     };
@@ -179,7 +191,14 @@ impl Rng {
 /// `n` base rows and `nq` queries in `dim` dimensions drawn from a mixture of `clusters`
 /// Gaussians: centres ~ N(0, 1) per coordinate, points = centre + N(0, 0.35^2) noise. Queries come
 /// from the same mixture (not from the base), like real query traffic. Deterministic per seed.
-pub fn synthetic(n: usize, dim: usize, clusters: usize, nq: usize, seed: u64, metric: Metric) -> Dataset {
+pub fn synthetic(
+    n: usize,
+    dim: usize,
+    clusters: usize,
+    nq: usize,
+    seed: u64,
+    metric: Metric,
+) -> Dataset {
     let mut rng = Rng::new(seed);
     let clusters = clusters.max(1);
     let centres: Vec<f32> = (0..clusters * dim).map(|_| rng.gaussian() as f32).collect();

@@ -56,7 +56,10 @@ impl Engine {
     pub fn is_pgvector(self) -> bool {
         matches!(
             self,
-            Engine::PgvectorExact | Engine::PgvectorHnsw | Engine::PgvectorHnswIterative | Engine::PgvectorIvfflat
+            Engine::PgvectorExact
+                | Engine::PgvectorHnsw
+                | Engine::PgvectorHnswIterative
+                | Engine::PgvectorIvfflat
         )
     }
 
@@ -81,7 +84,10 @@ impl Engine {
     pub fn probe_sql(self) -> &'static str {
         match self {
             Engine::Exact => "SELECT true",
-            Engine::PgvectorExact | Engine::PgvectorHnsw | Engine::PgvectorHnswIterative | Engine::PgvectorIvfflat => {
+            Engine::PgvectorExact
+            | Engine::PgvectorHnsw
+            | Engine::PgvectorHnswIterative
+            | Engine::PgvectorIvfflat => {
                 "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')"
             }
             Engine::VecxHnsw => "SELECT EXISTS (SELECT 1 FROM pg_am WHERE amname = 'vecx_hnsw')",
@@ -153,7 +159,10 @@ impl Engine {
     pub fn sweep(self, rows: usize, opts: &IndexOptions) -> Option<(&'static str, Vec<i64>)> {
         let lists = opts.lists.unwrap_or_else(|| default_lists(rows)) as i64;
         let probes = |max: i64| -> Vec<i64> {
-            let mut v: Vec<i64> = [1, 2, 4, 8, 16, 32, 64, 128].into_iter().filter(|p| *p < max).collect();
+            let mut v: Vec<i64> = [1, 2, 4, 8, 16, 32, 64, 128]
+                .into_iter()
+                .filter(|p| *p < max)
+                .collect();
             v.push(max.min(128));
             v
         };
@@ -171,6 +180,10 @@ impl Engine {
 
 /// pgvector's recommendation: rows / 1000 lists up to 1M rows, sqrt(rows) beyond; at least 10.
 pub fn default_lists(rows: usize) -> u32 {
-    let lists = if rows <= 1_000_000 { rows / 1000 } else { (rows as f64).sqrt() as usize };
+    let lists = if rows <= 1_000_000 {
+        rows / 1000
+    } else {
+        (rows as f64).sqrt() as usize
+    };
     lists.max(10) as u32
 }

@@ -11,18 +11,26 @@ use std::path::Path;
 use memmap2::Mmap;
 
 fn map(path: &Path) -> io::Result<Mmap> {
-    let file = File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let file = File::open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
     // SAFETY: the dataset files are read-only inputs that nothing modifies while we read them.
     unsafe { Mmap::map(&file) }
 }
 
 fn bad(path: &Path, what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("{}: {what}", path.display()))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}: {what}", path.display()),
+    )
 }
 
 /// Rows of a `.fvecs` (`bytes_per_element` = 4) or `.bvecs` (1) file, flattened; returns
 /// (data, dim).
-fn read_vecs(path: &Path, bytes_per_element: usize, limit: Option<usize>) -> io::Result<(Vec<f32>, usize)> {
+fn read_vecs(
+    path: &Path,
+    bytes_per_element: usize,
+    limit: Option<usize>,
+) -> io::Result<(Vec<f32>, usize)> {
     let m = map(path)?;
     if m.len() < 4 {
         return Err(bad(path, "empty file"));
@@ -45,7 +53,10 @@ fn read_vecs(path: &Path, bytes_per_element: usize, limit: Option<usize>) -> io:
         }
         let body = &rec[4..];
         if bytes_per_element == 4 {
-            out.extend(body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+            out.extend(
+                body.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            );
         } else {
             out.extend(body.iter().map(|b| *b as f32));
         }
@@ -77,26 +88,38 @@ pub fn read_npy(path: &Path) -> io::Result<Npy> {
         1 => (u16::from_le_bytes([m[8], m[9]]) as usize, 10),
         _ => (u32::from_le_bytes([m[8], m[9], m[10], m[11]]) as usize, 12),
     };
-    let header = std::str::from_utf8(&m[start..start + header_len]).map_err(|_| bad(path, "bad header"))?;
+    let header =
+        std::str::from_utf8(&m[start..start + header_len]).map_err(|_| bad(path, "bad header"))?;
     let field = |key: &str| -> Option<&str> {
         let i = header.find(key)? + key.len();
         let rest = header[i..].trim_start_matches(|c| c == '\'' || c == ':' || c == ' ');
         Some(rest)
     };
-    let descr = field("'descr'").and_then(|r| r.split('\'').next()).ok_or_else(|| bad(path, "no descr"))?;
+    let descr = field("'descr'")
+        .and_then(|r| r.split('\'').next())
+        .ok_or_else(|| bad(path, "no descr"))?;
     if field("'fortran_order'").is_some_and(|r| r.starts_with("True")) {
         return Err(bad(path, "Fortran order is not supported"));
     }
-    let shape_text = field("'shape'").and_then(|r| r.split(')').next()).ok_or_else(|| bad(path, "no shape"))?;
-    let shape: Vec<usize> =
-        shape_text.trim_start_matches('(').split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let shape_text = field("'shape'")
+        .and_then(|r| r.split(')').next())
+        .ok_or_else(|| bad(path, "no shape"))?;
+    let shape: Vec<usize> = shape_text
+        .trim_start_matches('(')
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let count: usize = shape.iter().product();
     let body = &m[start + header_len..];
     let (size, conv): (usize, fn(&[u8]) -> f64) = match descr {
         "<i4" => (4, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
         "<f4" => (4, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64),
-        "<i8" => (8, |b| i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])) as f64),
-        "<f8" => (8, |b| f64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]))),
+        "<i8" => (8, |b| {
+            i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])) as f64
+        }),
+        "<f8" => (8, |b| {
+            f64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]))
+        }),
         "|i1" => (1, |b| b[0] as i8 as f64),
         "|u1" => (1, |b| b[0] as f64),
         other => return Err(bad(path, &format!("unsupported dtype {other}"))),

@@ -15,7 +15,11 @@ use crate::filter::sel;
 pub struct VecParam<'a>(pub &'a [f32]);
 
 impl ToSql for VecParam<'_> {
-    fn to_sql(&self, _ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         out.extend_from_slice(&vecx_core::binary::encode(self.0));
         Ok(IsNull::No)
     }
@@ -29,7 +33,12 @@ impl ToSql for VecParam<'_> {
 
 /// Creates `table (id int PRIMARY KEY, label int, sel int, embedding TYPE(dim))` and loads the
 /// dataset's base vectors with binary COPY, then VACUUM ANALYZE.
-pub fn load(client: &mut Client, ds: &Dataset, table: &str, type_name: &str) -> Result<(), Box<dyn Error>> {
+pub fn load(
+    client: &mut Client,
+    ds: &Dataset,
+    table: &str,
+    type_name: &str,
+) -> Result<(), Box<dyn Error>> {
     client.batch_execute(&format!(
         "DROP TABLE IF EXISTS {table};
          CREATE TABLE {table} (id int PRIMARY KEY, label int, sel int, embedding {type_name}({dim}));",
@@ -37,10 +46,14 @@ pub fn load(client: &mut Client, ds: &Dataset, table: &str, type_name: &str) -> 
     ))?;
     // Keep vectors in the heap row (no TOAST) when they fit, for both types alike.
     if ds.dim <= 1900 {
-        client.batch_execute(&format!("ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN"))?;
+        client.batch_execute(&format!(
+            "ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN"
+        ))?;
     }
     let vec_type = client.prepare(&format!("SELECT $1::{type_name}"))?.params()[0].clone();
-    let sink = client.copy_in(&format!("COPY {table} (id, label, sel, embedding) FROM STDIN (FORMAT binary)"))?;
+    let sink = client.copy_in(&format!(
+        "COPY {table} (id, label, sel, embedding) FROM STDIN (FORMAT binary)"
+    ))?;
     let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT4, Type::INT4, Type::INT4, vec_type]);
     let bar = ProgressBar::new(ds.len() as u64).with_style(
         ProgressStyle::with_template(

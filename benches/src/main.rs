@@ -26,7 +26,9 @@ use vecx_bench::run::{percentile, plan_summary, quality, run_pass};
 use vecx_bench::truth::exact_top_k;
 
 #[derive(Parser, Debug)]
-#[command(about = "vecx benchmark harness: recall, QPS, latency, build time and size, side by side with pgvector")]
+#[command(
+    about = "vecx benchmark harness: recall, QPS, latency, build time and size, side by side with pgvector"
+)]
 struct Args {
     /// Comma-separated datasets: names under --datasets-dir (sift10k, mnist10k, glove25,
     /// cohere1k, fmnist1k) or synthetic:ROWS:DIM[:CLUSTERS]
@@ -40,7 +42,10 @@ struct Args {
     metric: Option<String>,
     /// Comma-separated engines: exact, pgvector-exact, pgvector-hnsw, pgvector-hnsw-iterative,
     /// pgvector-ivfflat, vecx-hnsw, vecx-ivfpq
-    #[arg(long, default_value = "exact,pgvector-hnsw,pgvector-ivfflat,vecx-hnsw,vecx-ivfpq")]
+    #[arg(
+        long,
+        default_value = "exact,pgvector-hnsw,pgvector-ivfflat,vecx-hnsw,vecx-ivfpq"
+    )]
     engines: String,
     /// Neighbours per query
     #[arg(long, default_value_t = 10)]
@@ -98,10 +103,23 @@ fn load_dataset(spec: &str, args: &Args) -> Result<Dataset, Box<dyn Error>> {
         None => None,
     };
     let mut ds = if let Some(rest) = spec.strip_prefix("synthetic:") {
-        let parts: Vec<usize> = rest.split(':').map(|p| p.parse()).collect::<Result<_, _>>()?;
-        let (n, dim) = (*parts.first().ok_or("synthetic:ROWS:DIM")?, *parts.get(1).ok_or("synthetic:ROWS:DIM")?);
+        let parts: Vec<usize> = rest
+            .split(':')
+            .map(|p| p.parse())
+            .collect::<Result<_, _>>()?;
+        let (n, dim) = (
+            *parts.first().ok_or("synthetic:ROWS:DIM")?,
+            *parts.get(1).ok_or("synthetic:ROWS:DIM")?,
+        );
         let clusters = parts.get(2).copied().unwrap_or((n / 1000).clamp(8, 256));
-        dataset::synthetic(n, dim, clusters, args.queries, args.seed, metric.unwrap_or(vecx_core::distance::Metric::L2))
+        dataset::synthetic(
+            n,
+            dim,
+            clusters,
+            args.queries,
+            args.seed,
+            metric.unwrap_or(vecx_core::distance::Metric::L2),
+        )
     } else {
         dataset::load_named(&args.datasets_dir, spec, metric)?
     };
@@ -112,20 +130,42 @@ fn load_dataset(spec: &str, args: &Args) -> Result<Dataset, Box<dyn Error>> {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<f64>().unwrap_or(0.0)))
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
         .unwrap_or(0.0);
-    format!("{} x {cpu}, {:.0} GiB RAM", std::thread::available_parallelism().map_or(1, |n| n.get()), mem / 1048576.0)
+    format!(
+        "{} x {cpu}, {:.0} GiB RAM",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        mem / 1048576.0
+    )
 }
 
 fn install_extension() -> Result<(), Box<dyn Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     eprintln!("==> installing the current vecx build (cargo pgrx install --release)");
     let mut cmd = Command::new("cargo");
-    cmd.current_dir(&root).args(["pgrx", "install", "--release", "--pg-config", "/usr/bin/pg_config"]);
+    cmd.current_dir(&root).args([
+        "pgrx",
+        "install",
+        "--release",
+        "--pg-config",
+        "/usr/bin/pg_config",
+    ]);
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         cmd.arg("--sudo");
@@ -167,12 +207,20 @@ fn main() {
 fn real_main(args: Args) -> Result<(), Box<dyn Error>> {
     let engines = list(&args.engines, Engine::parse, "engine")?;
     let filters = list(&args.filters, Filter::parse, "filter")?;
-    let clients = list(&args.clients, |s| s.trim().parse::<usize>().ok().filter(|c| *c > 0), "client count")?;
+    let clients = list(
+        &args.clients,
+        |s| s.trim().parse::<usize>().ok().filter(|c| *c > 0),
+        "client count",
+    )?;
     let only: Option<Vec<i64>> = match &args.params {
         Some(p) => Some(list(p, |s| s.trim().parse().ok(), "parameter")?),
         None => None,
     };
-    let opts = IndexOptions { hnsw_m: args.hnsw_m, hnsw_ef_construction: args.hnsw_ef_construction, lists: args.lists };
+    let opts = IndexOptions {
+        hnsw_m: args.hnsw_m,
+        hnsw_ef_construction: args.hnsw_ef_construction,
+        lists: args.lists,
+    };
 
     let mut datasets = Vec::new();
     for spec in args.dataset.split(',').filter(|s| !s.trim().is_empty()) {
@@ -194,10 +242,11 @@ fn real_main(args: Args) -> Result<(), Box<dyn Error>> {
             if !args.skip_install {
                 install_extension()?;
             }
-            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/clusters/bench");
+            let dir = vecx_bench::cluster::default_dir("bench");
             let mut c = Cluster::init(&dir, args.port, &server_settings(largest))?;
             c.start()?;
-            c.connect("postgres")?.batch_execute("CREATE DATABASE bench")?;
+            c.connect("postgres")?
+                .batch_execute("CREATE DATABASE bench")?;
             let s = c.conn_string("bench");
             cluster = Some(c);
             s
@@ -208,11 +257,20 @@ fn real_main(args: Args) -> Result<(), Box<dyn Error>> {
     let mut server = BTreeMap::new();
     for (key, sql) in [
         ("version", "SELECT version()"),
-        ("vecx", "SELECT extversion FROM pg_extension WHERE extname = 'vecx'"),
+        (
+            "vecx",
+            "SELECT extversion FROM pg_extension WHERE extname = 'vecx'",
+        ),
         ("shared_buffers", "SHOW shared_buffers"),
         ("maintenance_work_mem", "SHOW maintenance_work_mem"),
-        ("max_parallel_maintenance_workers", "SHOW max_parallel_maintenance_workers"),
-        ("max_parallel_workers_per_gather", "SHOW max_parallel_workers_per_gather"),
+        (
+            "max_parallel_maintenance_workers",
+            "SHOW max_parallel_maintenance_workers",
+        ),
+        (
+            "max_parallel_workers_per_gather",
+            "SHOW max_parallel_workers_per_gather",
+        ),
         ("work_mem", "SHOW work_mem"),
         ("jit", "SHOW jit"),
     ] {
@@ -222,24 +280,48 @@ fn real_main(args: Args) -> Result<(), Box<dyn Error>> {
     }
     let pgvector_wanted = engines.iter().any(|e| e.is_pgvector());
     if pgvector_wanted {
-        let available: bool = client.query_one(Engine::PgvectorHnsw.probe_sql(), &[])?.get(0);
+        let available: bool = client
+            .query_one(Engine::PgvectorHnsw.probe_sql(), &[])?
+            .get(0);
         if available {
             client.batch_execute("CREATE EXTENSION IF NOT EXISTS vector")?;
-            let v: String = client.query_one("SELECT extversion FROM pg_extension WHERE extname = 'vector'", &[])?.get(0);
+            let v: String = client
+                .query_one(
+                    "SELECT extversion FROM pg_extension WHERE extname = 'vector'",
+                    &[],
+                )?
+                .get(0);
             server.insert("pgvector".into(), v);
         }
     }
 
     let mut failures = Vec::new();
     for mut ds in datasets {
-        let report = bench_dataset(&mut client, &conn, &mut ds, &engines, &filters, &clients, only.as_deref(), &opts, &server, &args)?;
+        let report = bench_dataset(
+            &mut client,
+            &conn,
+            &mut ds,
+            &engines,
+            &filters,
+            &clients,
+            only.as_deref(),
+            &opts,
+            &server,
+            &args,
+        )?;
         let dir = args.out.join(&report.dataset);
         std::fs::create_dir_all(&dir)?;
-        std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&report)?)?;
+        std::fs::write(
+            dir.join("report.json"),
+            serde_json::to_string_pretty(&report)?,
+        )?;
         let md = report::markdown(&report);
         std::fs::write(dir.join("report.md"), &md)?;
         match report::plot(&report, &dir.join("recall_qps.png")) {
-            Ok(()) => eprintln!("wrote {}/report.{{json,md}} and recall_qps.png", dir.display()),
+            Ok(()) => eprintln!(
+                "wrote {}/report.{{json,md}} and recall_qps.png",
+                dir.display()
+            ),
             Err(e) => eprintln!("wrote {}/report.{{json,md}}; no plot: {e}", dir.display()),
         }
         println!("{md}");
@@ -270,16 +352,25 @@ fn check_exact(r: &Report) -> Vec<String> {
         return vec![format!("{}: no exact engine ran", r.dataset)];
     };
     if exact.points.is_empty() {
-        out.push(format!("{}: exact engine produced no results ({:?})", r.dataset, exact.reason));
+        out.push(format!(
+            "{}: exact engine produced no results ({:?})",
+            r.dataset, exact.reason
+        ));
     }
     for p in &exact.points {
         if p.recall < 0.999 {
-            out.push(format!("{}: exact recall {:.4} with {} clients", r.dataset, p.recall, p.clients));
+            out.push(format!(
+                "{}: exact recall {:.4} with {} clients",
+                r.dataset, p.recall, p.clients
+            ));
         }
     }
     for f in &exact.filtered {
         if f.quality.recall < 0.999 || f.quality.short_queries > 0 || f.quality.out_of_order > 0 {
-            out.push(format!("{}: exact filtered {} gave {:?}", r.dataset, f.filter, f.quality));
+            out.push(format!(
+                "{}: exact filtered {} gave {:?}",
+                r.dataset, f.filter, f.quality
+            ));
         }
     }
     out
@@ -299,11 +390,24 @@ fn bench_dataset(
     args: &Args,
 ) -> Result<Report, Box<dyn Error>> {
     let k = args.k;
-    eprintln!("==> {}: {} rows x {} dims, {} queries, {}", ds.name, ds.len(), ds.dim, ds.num_queries(), metric_name(ds.metric));
+    eprintln!(
+        "==> {}: {} rows x {} dims, {} queries, {}",
+        ds.name,
+        ds.len(),
+        ds.dim,
+        ds.num_queries(),
+        metric_name(ds.metric)
+    );
     let t = Instant::now();
     let (truth, source) = match &ds.truth {
-        Some(tr) if tr.k >= k => (tr.clone(), "shipped with the dataset (exact, float64)".to_string()),
-        _ => (exact_top_k(ds, k, None), "computed by the harness (brute force, all cores)".to_string()),
+        Some(tr) if tr.k >= k => (
+            tr.clone(),
+            "shipped with the dataset (exact, float64)".to_string(),
+        ),
+        _ => (
+            exact_top_k(ds, k, None),
+            "computed by the harness (brute force, all cores)".to_string(),
+        ),
     };
     let filtered_truth: Vec<(Filter, _)> = filters
         .iter()
@@ -321,12 +425,19 @@ fn bench_dataset(
     let mut loaded = std::collections::HashSet::new();
     let mut reports = Vec::new();
     for &engine in engines {
-        let mut er = EngineReport { engine: engine.name().into(), ..Default::default() };
+        let mut er = EngineReport {
+            engine: engine.name().into(),
+            ..Default::default()
+        };
         let available: bool = client.query_one(engine.probe_sql(), &[])?.get(0);
         if !available {
             er.status = "skipped".into();
             er.reason = Some(engine.unavailable_reason().into());
-            eprintln!("  {}: SKIPPED ({})", engine.name(), engine.unavailable_reason());
+            eprintln!(
+                "  {}: SKIPPED ({})",
+                engine.name(),
+                engine.unavailable_reason()
+            );
             reports.push(er);
             continue;
         }
@@ -334,14 +445,22 @@ fn bench_dataset(
             vecx_bench::load::load(client, ds, engine.table(), engine.type_name())?;
         }
         let table = engine.table();
-        er.table_bytes = Some(client.query_one(&format!("SELECT pg_table_size('{table}')"), &[])?.get(0));
+        er.table_bytes = Some(
+            client
+                .query_one(&format!("SELECT pg_table_size('{table}')"), &[])?
+                .get(0),
+        );
         client.batch_execute("DROP INDEX IF EXISTS bench_idx")?;
         if let Some(sql) = engine.index_sql(ds.metric, ds.len(), opts) {
             eprintln!("  {}: {sql}", engine.name());
             let t = Instant::now();
             client.batch_execute(&sql)?;
             er.build_seconds = Some(t.elapsed().as_secs_f64());
-            er.index_bytes = Some(client.query_one("SELECT pg_relation_size('bench_idx')", &[])?.get(0));
+            er.index_bytes = Some(
+                client
+                    .query_one("SELECT pg_relation_size('bench_idx')", &[])?
+                    .get(0),
+            );
             er.index_sql = Some(sql);
             client.batch_execute(&format!("ANALYZE {table}"))?;
         }
@@ -352,7 +471,11 @@ fn bench_dataset(
         let sweep: Vec<Option<i64>> = match engine.sweep(ds.len(), opts) {
             Some((guc, values)) => {
                 er.sweep_guc = Some(guc.into());
-                values.into_iter().filter(|v| only.is_none_or(|o| o.contains(v))).map(Some).collect()
+                values
+                    .into_iter()
+                    .filter(|v| only.is_none_or(|o| o.contains(v)))
+                    .map(Some)
+                    .collect()
             }
             None => vec![None],
         };
@@ -379,23 +502,48 @@ fn bench_dataset(
             eprintln!(
                 "  {} {}: recall {:.4}, QPS {}",
                 engine.name(),
-                param.map_or("".into(), |p| format!("{} = {p}", er.sweep_guc.clone().unwrap_or_default())),
+                param.map_or("".into(), |p| format!(
+                    "{} = {p}",
+                    er.sweep_guc.clone().unwrap_or_default()
+                )),
                 q.recall,
-                er.points.iter().rev().take(clients.len()).rev().map(|p| format!("{:.0} ({}c)", p.qps, p.clients)).collect::<Vec<_>>().join(", ")
+                er.points
+                    .iter()
+                    .rev()
+                    .take(clients.len())
+                    .rev()
+                    .map(|p| format!("{:.0} ({}c)", p.qps, p.clients))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
+            // Filtered queries: as the planner chooses, and (for index engines) with the index
+            // forced, which is where short and out-of-order results show.
+            let choices: &[bool] = if er.index_sql.is_some() {
+                &[false, true]
+            } else {
+                &[false]
+            };
             for (f, ftruth) in &filtered_truth {
-                let sql = format!("{select} WHERE {} {order}", f.sql());
-                let pass = run_pass(conn, &session, &sql, ds, Some(*f), 1)?;
-                let quality = quality(ds, ftruth, k, &pass);
-                let plan = explain(conn, &session, &sql, ds, *f, engine.type_name())?;
-                er.filtered.push(FilteredPoint {
-                    filter: f.name().into(),
-                    param,
-                    queries: ds.num_queries(),
-                    quality,
-                    qps: ds.num_queries() as f64 / pass.wall_seconds,
-                    plan,
-                });
+                for &forced in choices {
+                    let mut session = session.clone();
+                    if forced {
+                        session.push("SET enable_seqscan = off".into());
+                        session.push("SET enable_bitmapscan = off".into());
+                    }
+                    let sql = format!("{select} WHERE {} {order}", f.sql());
+                    let pass = run_pass(conn, &session, &sql, ds, Some(*f), 1)?;
+                    let quality = quality(ds, ftruth, k, &pass);
+                    let plan = explain(conn, &session, &sql, ds, *f, engine.type_name())?;
+                    er.filtered.push(FilteredPoint {
+                        filter: f.name().into(),
+                        forced_index: forced,
+                        param,
+                        queries: ds.num_queries(),
+                        quality,
+                        qps: ds.num_queries() as f64 / pass.wall_seconds,
+                        plan,
+                    });
+                }
             }
         }
         client.batch_execute("DROP INDEX IF EXISTS bench_idx")?;
@@ -422,13 +570,22 @@ fn bench_dataset(
 }
 
 /// EXPLAIN of the filtered query for query 0, as a one-line plan summary.
-fn explain(conn: &str, session: &[String], sql: &str, ds: &Dataset, f: Filter, type_name: &str) -> Result<String, Box<dyn Error>> {
+fn explain(
+    conn: &str,
+    session: &[String],
+    sql: &str,
+    ds: &Dataset,
+    f: Filter,
+    type_name: &str,
+) -> Result<String, Box<dyn Error>> {
     let mut c = postgres::Client::connect(conn, postgres::NoTls)?;
     for s in session {
         c.batch_execute(s)?;
     }
     let literal = format!("'{}'::{type_name}", vecx_core::text::format(ds.query(0)));
-    let sql = sql.replace("$1", &literal).replace("$2", &f.param(ds, 0).to_string());
+    let sql = sql
+        .replace("$1", &literal)
+        .replace("$2", &f.param(ds, 0).to_string());
     let row = c.query_one(&format!("EXPLAIN (FORMAT JSON) {sql}"), &[])?;
     let plan: serde_json::Value = row.get(0);
     Ok(plan_summary(&plan))

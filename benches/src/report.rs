@@ -23,6 +23,9 @@ pub struct Point {
 #[derive(Serialize, Clone, Debug)]
 pub struct FilteredPoint {
     pub filter: String,
+    /// Whether the index was forced (enable_seqscan = off, enable_bitmapscan = off) or the
+    /// planner chose the plan.
+    pub forced_index: bool,
     pub param: Option<i64>,
     pub queries: usize,
     #[serde(flatten)]
@@ -82,7 +85,11 @@ pub fn markdown(r: &Report) -> String {
     s += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for e in &r.engines {
         if e.status != "ok" {
-            s += &format!("| {} | skipped: {} | | | | | | | | |\n", e.engine, e.reason.clone().unwrap_or_default());
+            s += &format!(
+                "| {} | skipped: {} | | | | | | | | |\n",
+                e.engine,
+                e.reason.clone().unwrap_or_default()
+            );
             continue;
         }
         for p in &e.points {
@@ -103,14 +110,19 @@ pub fn markdown(r: &Report) -> String {
     }
     if r.engines.iter().any(|e| !e.filtered.is_empty()) {
         s += "\nFiltered queries (1 client):\n\n";
-        s += "| engine | filter | param | recall@k | short | out of order | QPS | plan |\n";
-        s += "|---|---|---:|---:|---:|---:|---:|---|\n";
+        s += "| engine | filter | plan choice | param | recall@k | short | out of order | QPS | plan |\n";
+        s += "|---|---|---|---:|---:|---:|---:|---:|---|\n";
         for e in &r.engines {
             for f in &e.filtered {
                 s += &format!(
-                    "| {} | {} | {} | {:.4} | {}/{} | {} | {:.0} | {} |\n",
+                    "| {} | {} | {} | {} | {:.4} | {}/{} | {} | {:.0} | {} |\n",
                     e.engine,
                     f.filter,
+                    if f.forced_index {
+                        "index forced"
+                    } else {
+                        "planner"
+                    },
                     f.param.map_or("-".into(), |v| v.to_string()),
                     f.quality.recall,
                     f.quality.short_queries,
@@ -128,7 +140,8 @@ pub fn markdown(r: &Report) -> String {
 /// Recall (x) against single-client QPS (y, log scale), one series per engine.
 pub fn plot(r: &Report, path: &Path) -> Result<(), Box<dyn Error>> {
     const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-    let font = std::fs::read(FONT).map_err(|e| format!("no font for the plot ({FONT}: {e}); install fonts-dejavu-core"))?;
+    let font = std::fs::read(FONT)
+        .map_err(|e| format!("no font for the plot ({FONT}: {e}); install fonts-dejavu-core"))?;
     let font: &'static [u8] = Box::leak(font.into_boxed_slice());
     let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, font);
     let series: Vec<(&str, Vec<(f64, f64)>)> = r
@@ -136,7 +149,12 @@ pub fn plot(r: &Report, path: &Path) -> Result<(), Box<dyn Error>> {
         .iter()
         .filter(|e| e.status == "ok")
         .map(|e| {
-            let pts = e.points.iter().filter(|p| p.clients == 1).map(|p| (p.recall, p.qps.max(1e-3))).collect();
+            let pts = e
+                .points
+                .iter()
+                .filter(|p| p.clients == 1)
+                .map(|p| (p.recall, p.qps.max(1e-3)))
+                .collect();
             (e.engine.as_str(), pts)
         })
         .collect();
@@ -145,25 +163,43 @@ pub fn plot(r: &Report, path: &Path) -> Result<(), Box<dyn Error>> {
         return Ok(());
     }
     let xmin = all.iter().map(|p| p.0).fold(1.0, f64::min).min(0.9) - 0.01;
-    let (ymin, ymax) = all.iter().fold((f64::MAX, 0.0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+    let (ymin, ymax) = all
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     let root = BitMapBackend::new(path, (960, 640)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("{}: recall@{} vs QPS (1 client)", r.dataset, r.k), ("sans-serif", 24))
+        .caption(
+            format!("{}: recall@{} vs QPS (1 client)", r.dataset, r.k),
+            ("sans-serif", 24),
+        )
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(72)
-        .build_cartesian_2d(xmin..1.005, ((ymin * 0.7).max(1e-3)..ymax * 1.5).log_scale())?;
-    chart.configure_mesh().x_desc("recall").y_desc("queries per second").draw()?;
+        .build_cartesian_2d(
+            xmin..1.005,
+            ((ymin * 0.7).max(1e-3)..ymax * 1.5).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("recall")
+        .y_desc("queries per second")
+        .draw()?;
     for (i, (name, pts)) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
             .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }

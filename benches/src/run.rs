@@ -34,31 +34,47 @@ pub fn run_pass(
     let shards: Vec<Result<Vec<(usize, Vec<(i64, f64)>, f64)>, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..clients)
             .map(|c| {
-                s.spawn(move || -> Result<Vec<(usize, Vec<(i64, f64)>, f64)>, String> {
-                    let mut client = postgres::Client::connect(conn, postgres::NoTls).map_err(|e| e.to_string())?;
-                    for stmt in session_sql {
-                        client.batch_execute(stmt).map_err(|e| format!("{stmt}: {e}"))?;
-                    }
-                    let prepared = client.prepare(sql).map_err(|e| format!("{sql}: {e}"))?;
-                    let mut out = Vec::new();
-                    for q in (c..nq).step_by(clients) {
-                        let v = VecParam(ds.query(q));
-                        let p = filter.map(|f| f.param(ds, q));
-                        let params: Vec<&(dyn ToSql + Sync)> = match &p {
-                            Some(p) => vec![&v, p],
-                            None => vec![&v],
-                        };
-                        let t = Instant::now();
-                        let rows = client.query(&prepared, &params).map_err(|e| format!("query {q}: {e}"))?;
-                        let ms = t.elapsed().as_secs_f64() * 1e3;
-                        let rows = rows.iter().map(|r| (r.get::<_, i32>(0) as i64, r.get::<_, f64>(1))).collect();
-                        out.push((q, rows, ms));
-                    }
-                    Ok(out)
-                })
+                s.spawn(
+                    move || -> Result<Vec<(usize, Vec<(i64, f64)>, f64)>, String> {
+                        let mut client = postgres::Client::connect(conn, postgres::NoTls)
+                            .map_err(|e| e.to_string())?;
+                        for stmt in session_sql {
+                            client
+                                .batch_execute(stmt)
+                                .map_err(|e| format!("{stmt}: {e}"))?;
+                        }
+                        let prepared = client.prepare(sql).map_err(|e| format!("{sql}: {e}"))?;
+                        let mut out = Vec::new();
+                        for q in (c..nq).step_by(clients) {
+                            let v = VecParam(ds.query(q));
+                            let p = filter.map(|f| f.param(ds, q));
+                            let params: Vec<&(dyn ToSql + Sync)> = match &p {
+                                Some(p) => vec![&v, p],
+                                None => vec![&v],
+                            };
+                            let t = Instant::now();
+                            let rows = client
+                                .query(&prepared, &params)
+                                .map_err(|e| format!("query {q}: {e}"))?;
+                            let ms = t.elapsed().as_secs_f64() * 1e3;
+                            let rows = rows
+                                .iter()
+                                .map(|r| (r.get::<_, i32>(0) as i64, r.get::<_, f64>(1)))
+                                .collect();
+                            out.push((q, rows, ms));
+                        }
+                        Ok(out)
+                    },
+                )
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("client thread panicked".into()))).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("client thread panicked".into()))
+            })
+            .collect()
     });
     let wall_seconds = start.elapsed().as_secs_f64();
     let mut rows = vec![Vec::new(); nq];
@@ -69,7 +85,11 @@ pub fn run_pass(
             latencies_ms.push(ms);
         }
     }
-    Ok(Pass { rows, latencies_ms, wall_seconds })
+    Ok(Pass {
+        rows,
+        latencies_ms,
+        wall_seconds,
+    })
 }
 
 /// Latency percentile (nearest rank), in milliseconds.
@@ -102,11 +122,18 @@ pub fn quality(ds: &Dataset, truth: &Truth, k: usize, pass: &Pass) -> Quality {
         if rows.len() < true_count(truth, q, k) {
             short += 1;
         }
-        if rows.windows(2).any(|w| w[1].1 < w[0].1 - 1e-6 * w[0].1.abs().max(1.0)) {
+        if rows
+            .windows(2)
+            .any(|w| w[1].1 < w[0].1 - 1e-6 * w[0].1.abs().max(1.0))
+        {
             disorder += 1;
         }
     }
-    Quality { recall: sum / pass.rows.len().max(1) as f64, short_queries: short, out_of_order: disorder }
+    Quality {
+        recall: sum / pass.rows.len().max(1) as f64,
+        short_queries: short,
+        out_of_order: disorder,
+    }
 }
 
 /// A one-line summary of a plan: node types top-down, with index names.

@@ -6,7 +6,11 @@ use crate::dataset::{Dataset, Truth};
 
 /// Exact top-`k` for every query, optionally among the rows a per-query predicate accepts
 /// (`accept(query, row)`). Ties are broken by ascending id, like the shipped ground truth.
-pub fn exact_top_k(ds: &Dataset, k: usize, accept: Option<&(dyn Fn(usize, usize) -> bool + Sync)>) -> Truth {
+pub fn exact_top_k(
+    ds: &Dataset,
+    k: usize,
+    accept: Option<&(dyn Fn(usize, usize) -> bool + Sync)>,
+) -> Truth {
     let per_query: Vec<(Vec<u32>, Vec<f64>)> = (0..ds.num_queries())
         .into_par_iter()
         .map(|q| {
@@ -30,7 +34,11 @@ pub fn exact_top_k(ds: &Dataset, k: usize, accept: Option<&(dyn Fn(usize, usize)
             (ids, dist)
         })
         .collect();
-    let mut truth = Truth { k, ids: Vec::with_capacity(k * per_query.len()), dist: Vec::new() };
+    let mut truth = Truth {
+        k,
+        ids: Vec::with_capacity(k * per_query.len()),
+        dist: Vec::new(),
+    };
     for (ids, dist) in per_query {
         truth.ids.extend(ids);
         truth.dist.extend(dist);
@@ -40,12 +48,22 @@ pub fn exact_top_k(ds: &Dataset, k: usize, accept: Option<&(dyn Fn(usize, usize)
 
 /// How many true neighbours query `q` has (fewer than k when a filter matches few rows).
 pub fn true_count(truth: &Truth, q: usize, k: usize) -> usize {
-    truth.ids(q)[..k.min(truth.k)].iter().filter(|id| **id != u32::MAX).count()
+    truth.ids(q)[..k.min(truth.k)]
+        .iter()
+        .filter(|id| **id != u32::MAX)
+        .count()
 }
 
 /// Tie-tolerant recall@k of one result list: a returned row counts when its distance is within
 /// the k-th true distance (plus 1e-5 relative, as vectors are float32). Duplicates count once.
-pub fn recall(metric: Metric, ds: &Dataset, truth: &Truth, q: usize, k: usize, returned: &[i64]) -> f64 {
+pub fn recall(
+    metric: Metric,
+    ds: &Dataset,
+    truth: &Truth,
+    q: usize,
+    k: usize,
+    returned: &[i64],
+) -> f64 {
     let expected = true_count(truth, q, k);
     if expected == 0 {
         return 1.0;

@@ -16,6 +16,7 @@ pub mod aggregate;
 pub mod binary;
 pub mod distance;
 pub mod error;
+pub mod hnsw;
 pub mod text;
 pub mod vector;
 

@@ -209,12 +209,20 @@ impl Decimal {
         while digits.len() > 1 && digits.last() == Some(&b'0') {
             digits.pop();
         }
-        Decimal { digits, exp: exp.parse().unwrap_or(0) }
+        Decimal {
+            digits,
+            exp: exp.parse().unwrap_or(0),
+        }
     }
 
     fn to_sci(&self) -> String {
         let d = std::str::from_utf8(&self.digits).unwrap_or("0");
-        format!("{}.{}e{}", &d[..1], if d.len() > 1 { &d[1..] } else { "0" }, self.exp)
+        format!(
+            "{}.{}e{}",
+            &d[..1],
+            if d.len() > 1 { &d[1..] } else { "0" },
+            self.exp
+        )
     }
 
     /// The next decimal with `p` significant digits above `self` (which has at most `p`).
@@ -225,7 +233,10 @@ impl Decimal {
         loop {
             if i == 0 {
                 // 999 -> 1000: one more power of ten.
-                return Decimal { digits: vec![b'1'], exp: self.exp + 1 };
+                return Decimal {
+                    digits: vec![b'1'],
+                    exp: self.exp + 1,
+                };
             }
             i -= 1;
             if digits[i] == b'9' {
@@ -238,7 +249,10 @@ impl Decimal {
         while digits.len() > 1 && digits.last() == Some(&b'0') {
             digits.pop();
         }
-        Decimal { digits, exp: self.exp }
+        Decimal {
+            digits,
+            exp: self.exp,
+        }
     }
 
     /// The next decimal with `p` significant digits below `self` (which has at most `p`).
@@ -257,12 +271,18 @@ impl Decimal {
         }
         if digits[0] == b'0' {
             // 1000 -> 999: one power of ten less, p nines.
-            return Decimal { digits: vec![b'9'; p], exp: self.exp - 1 };
+            return Decimal {
+                digits: vec![b'9'; p],
+                exp: self.exp - 1,
+            };
         }
         while digits.len() > 1 && digits.last() == Some(&b'0') {
             digits.pop();
         }
-        Decimal { digits, exp: self.exp }
+        Decimal {
+            digits,
+            exp: self.exp,
+        }
     }
 
     /// Exact comparison with a positive finite f64.
@@ -274,7 +294,9 @@ impl Decimal {
         // Rounds to x: compare against x's exact expansion (a midpoint of two float4s has at
         // most 113 significant digits, so 130 are exact).
         let exact = Decimal::from_sci(&format!("{:.130e}", x));
-        self.exp.cmp(&exact.exp).then_with(|| self.digits.cmp(&exact.digits))
+        self.exp
+            .cmp(&exact.exp)
+            .then_with(|| self.digits.cmp(&exact.digits))
     }
 }
 
@@ -286,9 +308,17 @@ fn shortest_digits(v: f32) -> (String, i32) {
     use std::cmp::Ordering::{Greater, Less};
     let x = v as f64;
     let bits = v.to_bits();
-    let prev = if bits > 0 { f32::from_bits(bits - 1) as f64 } else { 0.0 };
+    let prev = if bits > 0 {
+        f32::from_bits(bits - 1) as f64
+    } else {
+        0.0
+    };
     let next = f32::from_bits(bits + 1);
-    let next = if next.is_finite() { next as f64 } else { x + (x - prev) };
+    let next = if next.is_finite() {
+        next as f64
+    } else {
+        x + (x - prev)
+    };
     // Sums of two adjacent float4 values are exact in f64, and so are their halves.
     let (lo, hi) = ((prev + x) / 2.0, (x + next) / 2.0);
     // Fast path: Rust's shortest digits, accepted when they are strictly inside the interval
@@ -298,7 +328,10 @@ fn shortest_digits(v: f32) -> (String, i32) {
     if lo < y && y < hi {
         let p = quick.digits.len();
         if Decimal::from_sci(&format!("{:.*e}", p - 1, x)) == quick {
-            return (String::from_utf8_lossy(&quick.digits).into_owned(), quick.exp);
+            return (
+                String::from_utf8_lossy(&quick.digits).into_owned(),
+                quick.exp,
+            );
         }
     }
     // Slow path (ties and interval bounds): try each length in turn with exact comparisons.

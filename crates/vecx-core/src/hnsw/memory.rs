@@ -1,0 +1,235 @@
+//! The in-memory graph CREATE INDEX builds, and its parallel construction (Algorithm 1, INSERT).
+//!
+//! Vectors sit in one flat array; every element has one neighbour list per level, each behind
+//! its own `RwLock`, so rayon threads insert concurrently: a search takes read locks one list at
+//! a time, and linking a new element back takes the write lock of one list at a time (never two
+//! at once, so there is no lock ordering to get wrong). The entry point has its own lock.
+//!
+//! The build is driven from outside through [`MemGraph::insert`] and the helpers of
+//! [`build_parallel`], which reports progress through an atomic counter and stops early when a
+//! cancel flag is raised: PostgreSQL's backend thread watches both while rayon threads (which
+//! must never call into PostgreSQL) do the work.
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::RwLock;
+
+use rayon::prelude::*;
+
+use super::search::{descend, search_layer};
+use super::select::select_neighbors;
+use super::{GraphView, Params, Scored};
+use crate::distance::Metric;
+
+pub struct MemGraph {
+    pub dim: usize,
+    pub metric: Metric,
+    pub params: Params,
+    vectors: Vec<f32>,
+    levels: Vec<u8>,
+    /// neighbors[element][level]
+    neighbors: Vec<Vec<RwLock<Vec<u32>>>>,
+    entry: RwLock<Option<(u32, usize)>>,
+}
+
+/// Bytes of memory one element of `dim` dimensions takes in a [`MemGraph`] (vector, layer-0
+/// list at capacity, the average upper-layer lists, and bookkeeping), for budgeting against
+/// `maintenance_work_mem`.
+pub fn bytes_per_element(dim: usize, params: &Params) -> usize {
+    let lists = 2 * params.m + params.m / (params.m.max(2) - 1) + 1;
+    dim * 4 + lists * 4 + 2 * (std::mem::size_of::<RwLock<Vec<u32>>>() + 8) + 32
+}
+
+impl MemGraph {
+    /// An empty graph for elements with the given vectors (flat, `dim` per element) and levels.
+    pub fn new(
+        dim: usize,
+        metric: Metric,
+        params: Params,
+        vectors: Vec<f32>,
+        levels: Vec<u8>,
+    ) -> MemGraph {
+        let neighbors = levels
+            .iter()
+            .map(|l| {
+                (0..=*l as usize)
+                    .map(|lc| RwLock::new(Vec::with_capacity(params.max_neighbors(lc))))
+                    .collect()
+            })
+            .collect();
+        MemGraph {
+            dim,
+            metric,
+            params,
+            vectors,
+            levels,
+            neighbors,
+            entry: RwLock::new(None),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    pub fn vector(&self, id: u32) -> &[f32] {
+        let i = id as usize * self.dim;
+        &self.vectors[i..i + self.dim]
+    }
+
+    pub fn level(&self, id: u32) -> usize {
+        self.levels[id as usize] as usize
+    }
+
+    /// The entry point (top element) and its level.
+    pub fn entry(&self) -> Option<(u32, usize)> {
+        *self.entry.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// All neighbour lists of `id`, level 0 first.
+    pub fn neighbor_lists(&self, id: u32) -> Vec<Vec<u32>> {
+        self.neighbors[id as usize]
+            .iter()
+            .map(|l| l.read().unwrap_or_else(|e| e.into_inner()).clone())
+            .collect()
+    }
+
+    /// Algorithm 1 (INSERT): links element `q` into the graph. Safe to call from many threads
+    /// at once for different elements.
+    pub fn insert(&self, q: u32) {
+        let level = self.level(q);
+        let qv = self.vector(q);
+        let entry = {
+            let mut e = self.entry.write().unwrap_or_else(|e| e.into_inner());
+            match *e {
+                None => {
+                    *e = Some((q, level));
+                    return;
+                }
+                Some(x) => x,
+            }
+        };
+        let (ep, top) = entry;
+        let mut cur = Scored {
+            dist: self.distance(qv, ep),
+            id: ep,
+        };
+        if top > level {
+            cur = descend(self, qv, cur, top, level);
+        }
+        // Find the neighbours on every level first, then publish the element's own lists, then
+        // link back. An element must not become reachable (through a back link) before all its
+        // own lists exist: a concurrent search entering it would find an empty layer-0 list and
+        // link its element to almost nothing.
+        let mut eps = vec![cur];
+        let mut chosen_per_level: Vec<(usize, Vec<Scored<u32>>)> = Vec::new();
+        for lc in (0..=level.min(top)).rev() {
+            let mut visited = HashSet::new();
+            let found = search_layer(
+                self,
+                qv,
+                &eps,
+                self.params.ef_construction,
+                lc,
+                &mut visited,
+            );
+            let found: Vec<Scored<u32>> = found.into_iter().filter(|s| s.id != q).collect();
+            let chosen = select_neighbors(self, &found, self.params.max_neighbors(lc));
+            chosen_per_level.push((lc, chosen));
+            if !found.is_empty() {
+                eps = found;
+            }
+        }
+        for (lc, chosen) in &chosen_per_level {
+            *self.neighbors[q as usize][*lc]
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = chosen.iter().map(|s| s.id).collect();
+        }
+        for (lc, chosen) in &chosen_per_level {
+            for n in chosen {
+                self.link(n.id, q, n.dist, *lc);
+            }
+        }
+        if level > top {
+            let mut e = self.entry.write().unwrap_or_else(|e| e.into_inner());
+            if e.is_none_or(|(_, l)| level > l) {
+                *e = Some((q, level));
+            }
+        }
+    }
+
+    /// Adds the edge `from -> to` on `level` (distance `dist`), shrinking `from`'s list with the
+    /// heuristic when it overflows.
+    fn link(&self, from: u32, to: u32, dist: f32, level: usize) {
+        let max = self.params.max_neighbors(level);
+        let Some(list) = self.neighbors[from as usize].get(level) else {
+            return;
+        };
+        let mut list = list.write().unwrap_or_else(|e| e.into_inner());
+        if list.contains(&to) {
+            return;
+        }
+        if list.len() < max {
+            list.push(to);
+            return;
+        }
+        let mut cands: Vec<Scored<u32>> = list
+            .iter()
+            .map(|&x| Scored {
+                dist: self.distance_between(from, x),
+                id: x,
+            })
+            .collect();
+        cands.push(Scored { dist, id: to });
+        *list = select_neighbors(self, &cands, max)
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+    }
+}
+
+impl GraphView for MemGraph {
+    type Id = u32;
+
+    fn distance(&self, query: &[f32], id: u32) -> f32 {
+        self.metric.distance(query, self.vector(id)) as f32
+    }
+
+    fn distance_between(&self, a: u32, b: u32) -> f32 {
+        self.metric.distance(self.vector(a), self.vector(b)) as f32
+    }
+
+    fn neighbors(&self, id: u32, level: usize) -> Vec<u32> {
+        match self.neighbors[id as usize].get(level) {
+            Some(l) => l.read().unwrap_or_else(|e| e.into_inner()).clone(),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Inserts elements `range` into `graph` on the current rayon pool, counting finished inserts
+/// in `done` and stopping (leaving the rest uninserted) once `cancel` is set. The first element
+/// of an empty graph is inserted alone, so the others always find an entry point.
+pub fn build_parallel(
+    graph: &MemGraph,
+    range: std::ops::Range<u32>,
+    done: &AtomicUsize,
+    cancel: &AtomicBool,
+) {
+    let mut start = range.start;
+    if graph.entry().is_none() && start < range.end {
+        graph.insert(start);
+        done.fetch_add(1, Ordering::Relaxed);
+        start += 1;
+    }
+    (start..range.end).into_par_iter().for_each(|i| {
+        if cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        graph.insert(i);
+        done.fetch_add(1, Ordering::Relaxed);
+    });
+}

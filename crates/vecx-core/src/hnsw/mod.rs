@@ -1,0 +1,113 @@
+//! HNSW: Hierarchical Navigable Small World graphs (Malkov & Yashunin, "Efficient and robust
+//! approximate nearest neighbor search using Hierarchical Navigable Small World graphs", 2016/2018).
+//!
+//! The index is a stack of proximity graphs. Every element lives on layer 0; an element drawn at
+//! level `l` (probability decaying as `exp(-l / mL)`, `mL = 1 / ln(M)`) also lives on layers 1..l.
+//! A search enters at the single element of the top layer, walks greedily down to layer 1, and
+//! runs a best-first search of width `ef` on layer 0. Each element keeps at most `M` neighbours
+//! per upper layer and `2M` on layer 0, chosen by the diversity heuristic so the graph stays
+//! navigable across clusters.
+//!
+//! This module holds the algorithms only, written against two small traits:
+//!
+//! * [`GraphView`]: read access (distance from a query to an element, neighbour lists), which the
+//!   PostgreSQL extension implements on top of index pages and the in-memory builder implements
+//!   on vectors in RAM;
+//! * [`memory::MemGraph`]: the in-memory graph CREATE INDEX builds on rayon threads.
+//!
+//! Files, one concept each:
+//!
+//! | file | paper | what |
+//! |---|---|---|
+//! | [`search`] | Algorithm 2 (SEARCH-LAYER), Algorithm 5 (K-NN-SEARCH) | layer search and greedy descent |
+//! | [`select`] | Algorithm 4 (SELECT-NEIGHBORS-HEURISTIC) | diverse neighbour selection |
+//! | [`memory`] | Algorithm 1 (INSERT) | the concurrent in-memory graph and its parallel build |
+//! | [`stream`] | (ours) | an unbounded best-first search that yields results one at a time |
+use std::cmp::Ordering;
+
+pub mod format;
+pub mod layout;
+pub mod memory;
+pub mod search;
+pub mod select;
+pub mod stream;
+
+#[cfg(test)]
+mod tests;
+
+/// Highest level an element may be drawn at (the probability of exceeding it is negligible).
+pub const MAX_LEVEL: usize = 15;
+
+/// Construction parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// Neighbours per element on layers above 0 (`M`); layer 0 keeps `2M`.
+    pub m: usize,
+    /// Width of the search that finds an inserted element's neighbours.
+    pub ef_construction: usize,
+}
+
+impl Params {
+    pub fn max_neighbors(&self, level: usize) -> usize {
+        if level == 0 {
+            2 * self.m
+        } else {
+            self.m
+        }
+    }
+
+    /// The level of a new element from a uniform draw `u` in (0, 1]: `floor(-ln(u) * mL)`.
+    pub fn level_for(&self, u: f64) -> usize {
+        let ml = 1.0 / (self.m.max(2) as f64).ln();
+        ((-u.max(f64::MIN_POSITIVE).ln() * ml).floor() as usize).min(MAX_LEVEL)
+    }
+}
+
+/// The level of element number `seq` in an index seeded with `seed`: a fixed hash, so builds
+/// are reproducible.
+pub fn level_of(params: &Params, seed: u64, seq: u64) -> usize {
+    let mut z = seq.wrapping_add(seed).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let u = ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64; // (0, 1]
+    params.level_for(u)
+}
+
+/// Read access to a graph, whatever stores it.
+pub trait GraphView {
+    type Id: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug;
+
+    /// Distance from `query` to element `id` (smaller is closer).
+    fn distance(&self, query: &[f32], id: Self::Id) -> f32;
+
+    /// Distance between two elements (for the neighbour-selection heuristic).
+    fn distance_between(&self, a: Self::Id, b: Self::Id) -> f32;
+
+    /// Neighbours of `id` on `level` (empty when it has none or does not reach that level).
+    fn neighbors(&self, id: Self::Id, level: usize) -> Vec<Self::Id>;
+}
+
+/// An element with its distance to the query; ordered by distance, then id, so ties break the
+/// same way everywhere.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scored<I> {
+    pub dist: f32,
+    pub id: I,
+}
+
+impl<I: Ord> Eq for Scored<I> where I: PartialEq {}
+
+impl<I: Ord> PartialOrd for Scored<I> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<I: Ord> Ord for Scored<I> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.dist
+            .total_cmp(&other.dist)
+            .then_with(|| self.id.cmp(&other.id))
+    }
+}

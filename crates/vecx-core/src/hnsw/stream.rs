@@ -1,0 +1,123 @@
+//! A search that never has to stop: it yields elements one at a time, closest first as far as the
+//! graph lets it know, for as long as the caller keeps asking.
+//!
+//! This is what lets an index scan serve `WHERE ... ORDER BY v <-> q LIMIT k` when the executor
+//! throws most rows away (filters, row-level security, dead tuples): instead of a fixed `ef`
+//! window, layer 0 is explored best-first without bound. Every discovered element sits in the
+//! result heap R, every unexpanded one in the candidate heap C; the closest element of R is
+//! yielded once every candidate in C is strictly further (so everything as near, itself
+//! included, has been expanded), otherwise the closest candidate is expanded first. The first results come from an ordinary `ef`-wide
+//! layer search, so an unfiltered query costs what a plain HNSW search costs.
+//!
+//! Graph search is approximate: expanding a distant candidate can still reveal an element closer
+//! than one already yielded. Such late elements are reported as such ([`Next::Late`]) so the
+//! caller can decide (the index scan keeps result order strict and sets them aside). When the
+//! reachable graph is exhausted the stream ends; elements the graph never reached are the
+//! caller's to sweep up (the index scan does, so no row is ever silently lost).
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
+
+use super::search::{descend, search_layer};
+use super::{GraphView, Scored};
+
+/// What [`Stream::next`] produced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Next<I> {
+    /// The next element, no closer than anything yielded before.
+    InOrder(Scored<I>),
+    /// An element closer than one already yielded (the graph revealed it late).
+    Late(Scored<I>),
+}
+
+pub struct Stream<I> {
+    visited: HashSet<I>,
+    candidates: BinaryHeap<Reverse<Scored<I>>>,
+    results: BinaryHeap<Reverse<Scored<I>>>,
+    last: f32,
+    /// Elements whose distance was computed.
+    pub computed: usize,
+}
+
+impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
+    /// Starts a search for `query` from the entry point: greedy descent, then an `ef`-wide
+    /// search of layer 0 whose results and frontier seed the stream.
+    pub fn start<G: GraphView<Id = I>>(
+        g: &G,
+        query: &[f32],
+        entry: I,
+        entry_level: usize,
+        ef: usize,
+    ) -> Stream<I> {
+        let start = Scored {
+            dist: g.distance(query, entry),
+            id: entry,
+        };
+        let near = descend(g, query, start, entry_level, 0);
+        let mut seen = HashSet::new();
+        let found = search_layer(g, query, &[near], ef, 0, &mut seen);
+        // Only the kept elements count as visited: the ones the window search saw and dropped
+        // must be discoverable again by the continuation, or they would never be yielded.
+        let visited: HashSet<I> = found.iter().map(|f| f.id).collect();
+        let mut s = Stream {
+            computed: seen.len(),
+            visited,
+            candidates: BinaryHeap::new(),
+            results: BinaryHeap::new(),
+            last: f32::NEG_INFINITY,
+        };
+        // The ef-window search expanded its closest elements but not necessarily all of them;
+        // every found element goes back into C so the continuation explores from all of them.
+        // (Re-expanding an element only costs neighbour reads: its neighbours are visited.)
+        for f in found {
+            s.results.push(Reverse(f));
+            s.candidates.push(Reverse(f));
+        }
+        s
+    }
+
+    /// The next element, or `None` when the reachable graph is exhausted.
+    pub fn next<G: GraphView<Id = I>>(&mut self, g: &G, query: &[f32]) -> Option<Next<I>> {
+        loop {
+            let r = self.results.peek().map(|x| x.0);
+            let c = self.candidates.peek().map(|x| x.0);
+            let yield_result = match (r, c) {
+                // Strictly closer: an element is expanded before it is yielded, so entering a
+                // region at its edge explores inward before yielding the edge.
+                (Some(r), Some(c)) => r.dist < c.dist,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if let (true, Some(r)) = (yield_result, r) {
+                self.results.pop();
+                if r.dist < self.last {
+                    return Some(Next::Late(r));
+                }
+                self.last = r.dist;
+                return Some(Next::InOrder(r));
+            }
+            let c = c?;
+            self.candidates.pop();
+            for n in g.neighbors(c.id, 0) {
+                if self.visited.insert(n) {
+                    let s = Scored {
+                        dist: g.distance(query, n),
+                        id: n,
+                    };
+                    self.computed += 1;
+                    self.results.push(Reverse(s));
+                    self.candidates.push(Reverse(s));
+                }
+            }
+        }
+    }
+
+    /// Whether `id` has been reached by this search.
+    pub fn visited(&self, id: &I) -> bool {
+        self.visited.contains(id)
+    }
+
+    /// Distance of the last in-order result (negative infinity before the first).
+    pub fn last_distance(&self) -> f32 {
+        self.last
+    }
+}
