@@ -4,7 +4,8 @@
 #   1. installs what is missing (apt packages, cargo-pgrx 0.18.0);
 #   2. cargo test -p vecx-core       (kernels, parser fuzzer, formats: no PostgreSQL needed);
 #   3. cargo pgrx test pg15          (#[pg_test]s inside a throwaway PostgreSQL);
-#   4. pg_regress on tests/regress   (SQL files with expected output, on a throwaway cluster).
+#   4. pg_regress on tests/regress   (SQL files with expected output, on a throwaway cluster);
+#   5. a benchmark-harness smoke run (exact engine must reach recall 1 on generated data).
 #
 # Ends with one line "vecx tests: N passed, M failed" and exits non-zero on any failure.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -64,6 +65,15 @@ if step regress regress; then
 else
     diffs="$(clusters_dir)/regress-out/regression.diffs"
     [ -f "$diffs" ] && head -200 "$diffs"
+fi
+
+# The benchmark harness keeps working: a small synthetic run on its own throwaway cluster, with
+# the exact engine checked for recall 1, no short and no out-of-order results (and pgvector or
+# vecx index engines reported as skipped where they are not installed).
+if step bench_smoke cargo run -q -p vecx-bench -- --skip-install --dataset synthetic:3000:32 \
+    --queries 50 --engines exact,pgvector-hnsw,vecx-hnsw --clients 1,2 --params 40 \
+    --port 55441 --out "$ROOT/target/bench-smoke" --check-exact; then
+    PASSED=$((PASSED + 1))
 fi
 
 echo

@@ -6,7 +6,10 @@
 //! * [`datum`]: the varlena layout of a `vecx` value and its argument/result wrappers;
 //! * [`error`]: vecx-core errors raised as PostgreSQL ERRORs with the right SQLSTATE;
 //! * [`io`]: text and binary I/O, the `vecx(n)` type modifier, array casts;
-//! * [`distance`], [`functions`], [`compare`], [`aggregate`]: the SQL functions.
+//! * [`distance`], [`functions`], [`compare`], [`aggregate`]: the SQL functions;
+//! * [`gucs`]: the `vecx.*` settings;
+//! * [`pages`]: buffers, page items and Generic WAL, shared by the index access methods;
+//! * [`hnsw`]: the `vecx_hnsw` index access method.
 //!
 //! The SQL objects are created in three steps: `sql/bootstrap.sql` declares the shell type,
 //! pgrx generates the C functions, and `sql/finalize.sql` completes the type and adds the
@@ -19,9 +22,19 @@ pub mod datum;
 pub mod distance;
 pub mod error;
 pub mod functions;
+pub mod gucs;
+pub mod hnsw;
 pub mod io;
+pub mod pages;
 
 ::pgrx::pg_module_magic!(name, version);
+
+/// Called once when the library is loaded: settings and index reloptions.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::register();
+    hnsw::options::register();
+}
 
 extension_sql_file!("../sql/bootstrap.sql", bootstrap);
 extension_sql_file!("../sql/finalize.sql", finalize);

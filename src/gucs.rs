@@ -1,0 +1,54 @@
+//! Settings (GUCs). All live under the reserved `vecx.` prefix, so a typo such as
+//! `SET vecx.hnsw_efsearch = 10` is an error instead of a silently ignored placeholder.
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+/// Candidates kept by an HNSW search before results are returned (`vecx.hnsw_ef_search`).
+pub static HNSW_EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
+/// Upper bound on index elements a scan examines (0 = no cap) (`vecx.max_scan_tuples`).
+pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Threads that build an index graph; -1 = max_parallel_maintenance_workers + 1.
+pub static BUILD_THREADS: GucSetting<i32> = GucSetting::<i32>::new(-1);
+
+pub fn register() {
+    GucRegistry::define_int_guc(
+        c"vecx.hnsw_ef_search",
+        c"Size of the candidate list of HNSW index searches.",
+        c"Higher values find more true neighbours and take longer. Filtered queries keep searching past it, so they are not limited by it.",
+        &HNSW_EF_SEARCH,
+        1,
+        1000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"vecx.max_scan_tuples",
+        c"Maximum number of index elements one vecx index scan examines (0 = no limit).",
+        c"Caps the work of a filtered query whose filter rejects almost every row; a capped scan may return fewer rows than LIMIT.",
+        &MAX_SCAN_TUPLES,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"vecx.build_threads",
+        c"Threads used to build a vecx index graph (-1 = max_parallel_maintenance_workers + 1).",
+        c"",
+        &BUILD_THREADS,
+        -1,
+        256,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    // SAFETY: called once from _PG_init, after the GUCs above are defined.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"vecx".as_ptr()) };
+}
+
+/// The effective number of build threads.
+pub fn build_threads() -> usize {
+    match BUILD_THREADS.get() {
+        n if n > 0 => n as usize,
+        // SAFETY: reading a GUC variable of the server.
+        _ => (unsafe { pgrx::pg_sys::max_parallel_maintenance_workers }.max(0) + 1) as usize,
+    }
+}

@@ -1,0 +1,212 @@
+//! The graph as stored in index pages: [`PageGraph`] implements vecx-core's `GraphView` by
+//! reading element and neighbour tuples through the buffer manager, one page at a time (a buffer
+//! lock is never held while another is taken), so the search algorithms of vecx-core run
+//! unchanged on disk-resident graphs.
+use pgrx::pg_sys;
+use vecx_core::distance::Metric;
+use vecx_core::hnsw::format::{self, Element, Meta, Tid, VectorPlace};
+use vecx_core::hnsw::{GraphView, Params};
+
+use crate::pages::{self, corrupted, Buf};
+
+pub const META_BLOCK: u32 = 0;
+
+/// Reads and validates the meta page.
+pub fn read_meta(index: pg_sys::Relation) -> Meta {
+    let buf = Buf::read(index, META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
+    let o = pages::opaque(index, buf.page(), META_BLOCK);
+    if o.page_type != pages::PAGE_META {
+        corrupted(index, "Block 0 is not a meta page.");
+    }
+    match Meta::decode(pages::contents(buf.page(), format::META_LEN)) {
+        Ok(m) => m,
+        Err(e) => corrupted(index, format!("Meta page: {e}.")),
+    }
+}
+
+pub fn metric_of(index: pg_sys::Relation, code: u32) -> Metric {
+    match code {
+        0 => Metric::L2,
+        1 => Metric::InnerProduct,
+        2 => Metric::Cosine,
+        3 => Metric::L1,
+        _ => corrupted(index, format!("Unknown metric {code}.")),
+    }
+}
+
+pub fn metric_code(m: Metric) -> u32 {
+    match m {
+        Metric::L2 => 0,
+        Metric::InnerProduct => 1,
+        Metric::Cosine => 2,
+        Metric::L1 => 3,
+    }
+}
+
+/// An element's header fields, copied out of its page.
+#[derive(Clone, Copy, Debug)]
+pub struct ElementInfo {
+    pub level: u8,
+    pub state: u8,
+    pub heap: Tid,
+    pub neighbors: Tid,
+}
+
+pub struct PageGraph {
+    pub index: pg_sys::Relation,
+    pub meta: Meta,
+    pub metric: Metric,
+    pub dims: usize,
+    pub params: Params,
+    scratch: std::cell::RefCell<Vec<f32>>,
+}
+
+impl PageGraph {
+    pub fn open(index: pg_sys::Relation) -> PageGraph {
+        let meta = read_meta(index);
+        PageGraph {
+            index,
+            metric: metric_of(index, meta.metric),
+            dims: meta.dims as usize,
+            params: Params {
+                m: meta.m as usize,
+                ef_construction: meta.ef_construction as usize,
+            },
+            meta,
+            scratch: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    fn element<'a>(&self, page: pg_sys::Page, id: Tid) -> Element<'a> {
+        let bytes = match pages::item(page, id.offset) {
+            Some(b) => b,
+            None => corrupted(
+                self.index,
+                format!("No tuple at ({},{}).", id.block, id.offset),
+            ),
+        };
+        match format::decode_element(bytes, self.dims) {
+            Ok(e) => e,
+            Err(e) => corrupted(
+                self.index,
+                format!("Element ({},{}): {e}.", id.block, id.offset),
+            ),
+        }
+    }
+
+    fn check_block(&self, id: Tid) {
+        if id.block == META_BLOCK || id.block >= pages::nblocks(self.index) {
+            corrupted(
+                self.index,
+                format!("Reference to block {} outside the index.", id.block),
+            );
+        }
+    }
+
+    /// The element's header fields.
+    pub fn info(&self, id: Tid) -> ElementInfo {
+        self.check_block(id);
+        let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
+        let e = self.element(buf.page(), id);
+        ElementInfo {
+            level: e.level,
+            state: e.state,
+            heap: e.heap,
+            neighbors: e.neighbors,
+        }
+    }
+
+    /// Calls `f` with the element's vector (and header) while its page is share-locked; an
+    /// out-of-line vector is first assembled from its vector pages.
+    pub fn with_vector<R>(&self, id: Tid, f: impl FnOnce(&[f32], ElementInfo) -> R) -> R {
+        self.check_block(id);
+        let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
+        let e = self.element(buf.page(), id);
+        let info = ElementInfo {
+            level: e.level,
+            state: e.state,
+            heap: e.heap,
+            neighbors: e.neighbors,
+        };
+        let mut scratch = self.scratch.borrow_mut();
+        scratch.clear();
+        match e.vector {
+            VectorPlace::Inline(bytes) => {
+                format::read_floats(bytes, &mut scratch);
+                drop(buf);
+            }
+            VectorPlace::Pages(first) => {
+                drop(buf);
+                for i in 0..format::chunk_count(self.dims) {
+                    let blk = first + i as u32;
+                    self.check_block(Tid {
+                        block: blk,
+                        offset: 1,
+                    });
+                    let b = Buf::read(self.index, blk, pg_sys::BUFFER_LOCK_SHARE);
+                    let bytes = pages::item(b.page(), 1).unwrap_or(&[]);
+                    if let Err(err) = format::decode_chunk(bytes, self.dims, i, &mut scratch) {
+                        corrupted(self.index, format!("Vector page {blk}: {err}."));
+                    }
+                }
+            }
+        }
+        f(&scratch, info)
+    }
+
+    pub fn vector(&self, id: Tid) -> Vec<f32> {
+        self.with_vector(id, |v, _| v.to_vec())
+    }
+
+    /// All neighbour lists of an element (layer 0 first).
+    pub fn neighbor_lists(&self, id: Tid) -> (ElementInfo, Vec<Vec<Tid>>) {
+        let info = self.info(id);
+        let n = info.neighbors;
+        self.check_block(n);
+        let buf = Buf::read(self.index, n.block, pg_sys::BUFFER_LOCK_SHARE);
+        let bytes = match pages::item(buf.page(), n.offset) {
+            Some(b) => b,
+            None => corrupted(
+                self.index,
+                format!("Neighbour tuple ({},{}) is missing.", n.block, n.offset),
+            ),
+        };
+        match format::decode_neighbors(bytes, self.params.m) {
+            Ok(lists) if lists.len() == info.level as usize + 1 => (info, lists),
+            Ok(lists) => corrupted(
+                self.index,
+                format!(
+                    "Element of level {} has {} neighbour lists.",
+                    info.level,
+                    lists.len()
+                ),
+            ),
+            Err(e) => corrupted(
+                self.index,
+                format!("Neighbour tuple ({},{}): {e}.", n.block, n.offset),
+            ),
+        }
+    }
+}
+
+impl GraphView for PageGraph {
+    type Id = Tid;
+
+    fn distance(&self, query: &[f32], id: Tid) -> f32 {
+        self.with_vector(id, |v, _| self.metric.distance(query, v) as f32)
+    }
+
+    fn distance_between(&self, a: Tid, b: Tid) -> f32 {
+        let va = self.vector(a);
+        self.distance(&va, b)
+    }
+
+    fn neighbors(&self, id: Tid, level: usize) -> Vec<Tid> {
+        let (_, mut lists) = self.neighbor_lists(id);
+        if level < lists.len() {
+            std::mem::take(&mut lists[level])
+        } else {
+            Vec::new()
+        }
+    }
+}

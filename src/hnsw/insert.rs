@@ -1,0 +1,379 @@
+//! INSERT into `vecx_hnsw` (Algorithm 1 of the HNSW paper, on pages).
+//!
+//! 1. The new element and an empty neighbour tuple are written side by side on a page with room
+//!    (the meta page's insert page, else a fresh block), in one Generic WAL record. Vectors above
+//!    `INLINE_MAX_DIMS` first get their own vector pages. The element is now present but not yet
+//!    reachable.
+//! 2. Its neighbours are found by vecx-core's layer search over the pages (greedy descent, then
+//!    `ef_construction`-wide searches from its level down) and chosen with the diversity
+//!    heuristic; deleted elements route the search but are never chosen.
+//! 3. Its own neighbour tuple is written, then each chosen neighbour gets a back link: its list is
+//!    read and recomputed without holding any lock, then written under the page's exclusive lock
+//!    only if it has not changed meanwhile (else recomputed, up to three times). Concurrent
+//!    inserts therefore never wait on each other for more than one page write, and there is no
+//!    global lock serialising them.
+//! 4. If the element's level is above the entry point's, the meta page is updated under its
+//!    exclusive buffer lock (re-checked there, so two racing inserts cannot both win).
+//!
+//! The whole insert holds the UPDATE_LOCK heavyweight lock in share mode, so vacuum can wait for
+//! in-flight inserts before it repairs the graph.
+use std::collections::HashSet;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use vecx_core::hnsw::format::{self, Meta, Tid};
+use vecx_core::hnsw::search::{descend, search_layer};
+use vecx_core::hnsw::select::select_neighbors;
+use vecx_core::hnsw::{level_of, GraphView, Scored};
+
+use super::build::{check_dims, level_cap, level_key, tid_of, write_meta_page};
+use super::graph::{read_meta, PageGraph, META_BLOCK};
+use super::{PageLock, UPDATE_LOCK};
+use crate::datum::VecxArg;
+use crate::pages::{self, corrupted, Buf, Wal};
+
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _index_unchanged: bool,
+    _index_info: *mut pg_sys::IndexInfo,
+) -> bool {
+    // SAFETY: single-column index: one value and one null flag; heap_tid is valid.
+    unsafe {
+        if *isnull {
+            return false;
+        }
+        let heap = tid_of(&*heap_tid);
+        let mut ctx = pgrx::PgMemoryContexts::new("vecx_hnsw insert");
+        let datum = *values;
+        ctx.switch_to(|_| {
+            let v = VecxArg::from_raw(datum);
+            insert_vector(index, heap, &v);
+        });
+    }
+    false
+}
+
+/// Inserts one vector for heap row `heap`.
+pub fn insert_vector(index: pg_sys::Relation, heap: Tid, vector: &[f32]) {
+    let _lock = PageLock::acquire(index, UPDATE_LOCK, pg_sys::ShareLock);
+    let mut meta = read_meta(index);
+    if meta.dims == 0 {
+        meta = set_dims(index, vector.len());
+    }
+    check_dims(meta.dims as usize, vector.len());
+    let g = PageGraph::open(index);
+    let level = level_of(&g.params, meta.seed, level_key(heap)).min(level_cap(g.params.m));
+    let id = place_element(&g, &meta, level, heap, vector);
+    link(&g, id, level, vector);
+}
+
+/// First vector into an index built empty on a column without a type modifier: the index takes
+/// its dimension count.
+fn set_dims(index: pg_sys::Relation, dims: usize) -> Meta {
+    let buf = Buf::read(index, META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    let mut meta = match Meta::decode(pages::contents(buf.page(), format::META_LEN)) {
+        Ok(m) => m,
+        Err(e) => corrupted(index, format!("Meta page: {e}.")),
+    };
+    if meta.dims == 0 {
+        meta.dims = dims as u32;
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf, false);
+        write_meta_page(page, &meta);
+        wal.finish();
+    }
+    meta
+}
+
+/// Writes the element and its empty neighbour tuple; returns the element's TID.
+fn place_element(g: &PageGraph, meta: &Meta, level: usize, heap: Tid, vector: &[f32]) -> Tid {
+    let index = g.index;
+    let dims = vector.len();
+    let first_chunk = if dims > format::INLINE_MAX_DIMS {
+        write_chunks(index, vector)
+    } else {
+        0
+    };
+    let element = format::encode_element(
+        level as u8,
+        format::STATE_LIVE,
+        heap,
+        Tid::INVALID,
+        vector,
+        first_chunk,
+    );
+    let neighbors = format::encode_neighbors(level, g.params.m, &[]);
+    let need = pages::maxalign(element.len()) + pages::maxalign(neighbors.len()) + 8;
+    // Candidate pages: one the free space map knows (space freed by vacuum), then the insert page.
+    // SAFETY: FSM lookups on an open index.
+    let from_fsm = unsafe { pg_sys::GetPageWithFreeSpace(index, need) };
+    for candidate in [from_fsm, meta.insert_page] {
+        if candidate == pg_sys::InvalidBlockNumber
+            || candidate == META_BLOCK
+            || candidate >= pages::nblocks(index)
+        {
+            continue;
+        }
+        let buf = Buf::read(index, candidate, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let o = pages::opaque(index, buf.page(), candidate);
+        if o.page_type != pages::PAGE_ELEMENTS || pages::free_space(buf.page()) < need {
+            let free = if o.page_type == pages::PAGE_ELEMENTS {
+                pages::free_space(buf.page())
+            } else {
+                0
+            };
+            drop(buf);
+            // SAFETY: records what we saw so the FSM stops offering this page for this size.
+            unsafe { pg_sys::RecordPageWithFreeSpace(index, candidate, free) };
+            continue;
+        }
+        return add_pair(index, &buf, false, &element, &neighbors);
+    }
+    // No room anywhere: a new page, which becomes the insert page.
+    let buf = Buf::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+    let id = add_pair(index, &buf, true, &element, &neighbors);
+    let blkno = buf.blkno();
+    drop(buf);
+    let meta_buf = Buf::read(index, META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    if let Ok(mut m) = Meta::decode(pages::contents(meta_buf.page(), format::META_LEN)) {
+        if m.insert_page < blkno {
+            m.insert_page = blkno;
+            let mut wal = Wal::start(index);
+            let page = wal.register(&meta_buf, false);
+            write_meta_page(page, &m);
+            wal.finish();
+        }
+    }
+    id
+}
+
+/// Adds element + neighbour tuple to a locked page in one WAL record.
+fn add_pair(
+    index: pg_sys::Relation,
+    buf: &Buf,
+    new_page: bool,
+    element: &[u8],
+    neighbors: &[u8],
+) -> Tid {
+    let blkno = buf.blkno();
+    let mut wal = Wal::start(index);
+    let page = wal.register(buf, new_page);
+    if new_page {
+        pages::init_page(page, pages::PAGE_ELEMENTS);
+    }
+    let (Some(e_off), Some(n_off)) = (
+        pages::add_item(page, element),
+        pages::add_item(page, neighbors),
+    ) else {
+        corrupted(
+            index,
+            format!("Block {blkno} reported free space it does not have."),
+        );
+    };
+    if let Some(bytes) = pages::item_mut(page, e_off) {
+        format::set_element_neighbors(
+            bytes,
+            Tid {
+                block: blkno,
+                offset: n_off,
+            },
+        );
+    }
+    wal.finish();
+    Tid {
+        block: blkno,
+        offset: e_off,
+    }
+}
+
+/// Writes an out-of-line vector on fresh consecutive pages; returns the first block.
+fn write_chunks(index: pg_sys::Relation, vector: &[f32]) -> u32 {
+    let count = format::chunk_count(vector.len());
+    // Consecutive blocks: hold the extension lock across all of them.
+    // SAFETY: the extension lock serialises extenders; the pages are new and ours.
+    unsafe { pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32) };
+    let mut first = 0;
+    for c in 0..count {
+        // SAFETY: P_NEW under the extension lock we hold.
+        let buffer = unsafe {
+            pg_sys::ReadBufferExtended(
+                index,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                pg_sys::InvalidBlockNumber,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            )
+        };
+        // SAFETY: lock the new buffer before use.
+        unsafe { pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32) };
+        let buf = Buf::from_locked(buffer);
+        if c == 0 {
+            first = buf.blkno();
+        }
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf, true);
+        pages::init_page(page, pages::PAGE_VECTOR);
+        pages::add_item(page, &format::encode_chunk(vector, c));
+        wal.finish();
+    }
+    // SAFETY: releasing the lock taken above.
+    unsafe { pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32) };
+    first
+}
+
+/// Links element `q` (level `level`, vector `qv`) into the graph.
+fn link(g: &PageGraph, q: Tid, level: usize, qv: &[f32]) {
+    let meta = read_meta(g.index);
+    if !meta.entry.is_valid() {
+        set_entry(g.index, q, level);
+        return;
+    }
+    let (ep, top) = (meta.entry, meta.entry_level as usize);
+    let mut cur = Scored {
+        dist: g.distance(qv, ep),
+        id: ep,
+    };
+    if top > level {
+        cur = descend(g, qv, cur, top, level);
+    }
+    let mut eps = vec![cur];
+    let mut own: Vec<Vec<Tid>> = vec![Vec::new(); level + 1];
+    let mut backlinks: Vec<(usize, Vec<Scored<Tid>>)> = Vec::new();
+    for lc in (0..=level.min(top)).rev() {
+        let mut visited = HashSet::new();
+        let found = search_layer(g, qv, &eps, g.params.ef_construction, lc, &mut visited);
+        let live: Vec<Scored<Tid>> = found
+            .iter()
+            .copied()
+            .filter(|s| s.id != q && g.info(s.id).state == format::STATE_LIVE)
+            .collect();
+        let chosen = select_neighbors(g, &live, g.params.max_neighbors(lc));
+        own[lc] = chosen.iter().map(|s| s.id).collect();
+        backlinks.push((lc, chosen));
+        if !found.is_empty() {
+            eps = found;
+        }
+    }
+    write_lists(g, q, |lists| {
+        for (lc, l) in own.iter().enumerate() {
+            if lc < lists.len() {
+                lists[lc] = l.clone();
+            }
+        }
+        true
+    });
+    for (lc, chosen) in backlinks {
+        for n in chosen {
+            add_backlink(g, n.id, q, n.dist, lc);
+        }
+    }
+    if level > top {
+        set_entry(g.index, q, level);
+    }
+}
+
+/// Makes `q` the entry point if its level is above the current one (checked under the lock).
+fn set_entry(index: pg_sys::Relation, q: Tid, level: usize) {
+    let buf = Buf::read(index, META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    let mut meta = match Meta::decode(pages::contents(buf.page(), format::META_LEN)) {
+        Ok(m) => m,
+        Err(e) => corrupted(index, format!("Meta page: {e}.")),
+    };
+    if !meta.entry.is_valid() || level as u32 > meta.entry_level {
+        meta.entry = q;
+        meta.entry_level = level as u32;
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf, false);
+        write_meta_page(page, &meta);
+        wal.finish();
+    }
+}
+
+/// Rewrites the neighbour tuple of `id` under its page's exclusive lock: `f` edits the decoded
+/// lists and returns whether to write them.
+pub fn write_lists(g: &PageGraph, id: Tid, f: impl FnOnce(&mut Vec<Vec<Tid>>) -> bool) -> bool {
+    let info = g.info(id);
+    let n = info.neighbors;
+    let buf = Buf::read(g.index, n.block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    let Some(bytes) = pages::item(buf.page(), n.offset) else {
+        corrupted(
+            g.index,
+            format!("Neighbour tuple ({},{}) is missing.", n.block, n.offset),
+        );
+    };
+    let mut lists = match format::decode_neighbors(bytes, g.params.m) {
+        Ok(l) => l,
+        Err(e) => corrupted(
+            g.index,
+            format!("Neighbour tuple ({},{}): {e}.", n.block, n.offset),
+        ),
+    };
+    let level = lists.len() - 1;
+    if !f(&mut lists) {
+        return false;
+    }
+    let encoded = format::encode_neighbors(level, g.params.m, &lists);
+    let mut wal = Wal::start(g.index);
+    let page = wal.register(&buf, false);
+    match pages::item_mut(page, n.offset) {
+        Some(target) if target.len() == encoded.len() => target.copy_from_slice(&encoded),
+        _ => corrupted(
+            g.index,
+            format!("Neighbour tuple ({},{}) changed size.", n.block, n.offset),
+        ),
+    }
+    wal.finish();
+    true
+}
+
+/// Adds the edge `from -> to` on `level`, shrinking `from`'s list with the heuristic when full.
+/// The new list is computed without locks and written only if the list did not change meanwhile.
+fn add_backlink(g: &PageGraph, from: Tid, to: Tid, dist: f32, level: usize) {
+    let max = g.params.max_neighbors(level);
+    for _attempt in 0..3 {
+        let (_, lists) = g.neighbor_lists(from);
+        let Some(current) = lists.get(level) else {
+            return;
+        };
+        if current.contains(&to) {
+            return;
+        }
+        let updated: Vec<Tid> = if current.len() < max {
+            let mut l = current.clone();
+            l.push(to);
+            l
+        } else {
+            let fv = g.vector(from);
+            let mut cands: Vec<Scored<Tid>> = current
+                .iter()
+                .map(|x| Scored {
+                    dist: g.distance(&fv, *x),
+                    id: *x,
+                })
+                .collect();
+            cands.push(Scored { dist, id: to });
+            select_neighbors(g, &cands, max)
+                .into_iter()
+                .map(|s| s.id)
+                .collect()
+        };
+        let expected = current.clone();
+        let written = write_lists(g, from, |lists| {
+            if lists.get(level) != Some(&expected) {
+                return false;
+            }
+            lists[level] = updated;
+            true
+        });
+        if written {
+            return;
+        }
+    }
+}

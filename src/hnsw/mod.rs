@@ -1,0 +1,124 @@
+//! `vecx_hnsw`: an HNSW graph index whose every byte lives in PostgreSQL pages.
+//!
+//! The graph algorithms (search, neighbour selection, parallel construction, streaming search)
+//! are in `vecx_core::hnsw`; this module is the access-method glue, one file per phase as in
+//! pgvector:
+//!
+//! | file | callbacks |
+//! |---|---|
+//! | [`build`] | `ambuild` (in-memory parallel build, then pages written once and WAL-logged with one `log_newpage_range`), `ambuildempty` |
+//! | [`insert`] | `aminsert` (Generic WAL; also finishes builds that outgrow `maintenance_work_mem`) |
+//! | [`scan`] | `ambeginscan`, `amrescan`, `amgettuple`, `amendscan`: a streaming search that keeps going while the executor discards rows |
+//! | [`vacuum`] | `ambulkdelete` (mark, wait, repair the graph, free), `amvacuumcleanup` |
+//! | [`cost`] | `amcostestimate` |
+//! | [`options`] | reloptions `m` and `ef_construction` |
+//! | [`graph`] | `PageGraph`: vecx-core's `GraphView` over index pages |
+//! | [`introspect`] | `vecx_index_stats`, `vecx_index_check` |
+//!
+//! Locking protocol. Buffer locks are held for one page at a time, never two. Two heavyweight
+//! page locks on otherwise unused lock tags coordinate with vacuum, as pgvector does:
+//! inserts hold [`UPDATE_LOCK`] in share mode while they work, scans hold [`SCAN_LOCK`] in share
+//! mode from their first tuple to their end. Vacuum marks dead elements, then takes and releases
+//! both locks in exclusive mode: after that no insert can link to a dead element and no scan
+//! still holds one, so the graph can be repaired and the space freed for reuse.
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+pub mod build;
+pub mod cost;
+pub mod graph;
+pub mod insert;
+pub mod introspect;
+pub mod options;
+pub mod scan;
+pub mod vacuum;
+
+/// Lock tag (a block number never read as a page) held by inserts, share mode.
+pub const UPDATE_LOCK: u32 = 0;
+/// Lock tag held by scans, share mode.
+pub const SCAN_LOCK: u32 = 1;
+
+/// A heavyweight page lock held until dropped.
+pub struct PageLock {
+    index: pg_sys::Relation,
+    tag: u32,
+    mode: i32,
+}
+
+impl PageLock {
+    pub fn acquire(index: pg_sys::Relation, tag: u32, mode: u32) -> PageLock {
+        // SAFETY: index is open; LockPage waits (with deadlock detection) and cannot fail
+        // otherwise.
+        unsafe { pg_sys::LockPage(index, tag, mode as i32) };
+        PageLock {
+            index,
+            tag,
+            mode: mode as i32,
+        }
+    }
+}
+
+impl Drop for PageLock {
+    fn drop(&mut self) {
+        // SAFETY: we hold this lock; releasing it once. (On an ERROR, transaction abort releases
+        // heavyweight locks itself and this drop does not run twice.)
+        unsafe { pg_sys::UnlockPage(self.index, self.tag, self.mode) };
+    }
+}
+
+#[pg_extern(sql = false)]
+fn vecx_hnsw_handler() -> pgrx::datum::Internal {
+    // SAFETY: an IndexAmRoutine node palloc'd in the caller's context, filled completely.
+    unsafe {
+        let am =
+            pgrx::PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine);
+        let r = am.as_ptr();
+        (*r).amstrategies = 0;
+        (*r).amsupport = 1;
+        (*r).amoptsprocnum = 0;
+        (*r).amcanorder = false;
+        (*r).amcanorderbyop = true;
+        (*r).amcanbackward = false;
+        (*r).amcanunique = false;
+        (*r).amcanmulticol = false;
+        (*r).amoptionalkey = true;
+        (*r).amsearcharray = false;
+        (*r).amsearchnulls = false;
+        (*r).amstorage = false;
+        (*r).amclusterable = false;
+        (*r).ampredlocks = false;
+        (*r).amcanparallel = false;
+        (*r).amcaninclude = false;
+        (*r).amusemaintenanceworkmem = false;
+        (*r).amparallelvacuumoptions = pg_sys::VACUUM_OPTION_PARALLEL_BULKDEL as u8;
+        (*r).amkeytype = pg_sys::InvalidOid;
+        (*r).ambuild = Some(build::ambuild);
+        (*r).ambuildempty = Some(build::ambuildempty);
+        (*r).aminsert = Some(insert::aminsert);
+        (*r).ambulkdelete = Some(vacuum::ambulkdelete);
+        (*r).amvacuumcleanup = Some(vacuum::amvacuumcleanup);
+        (*r).amcanreturn = None;
+        (*r).amcostestimate = Some(cost::amcostestimate);
+        (*r).amoptions = Some(options::amoptions);
+        (*r).amproperty = None;
+        (*r).ambuildphasename = Some(build::ambuildphasename);
+        (*r).amvalidate = Some(amvalidate);
+        (*r).amadjustmembers = None;
+        (*r).ambeginscan = Some(scan::ambeginscan);
+        (*r).amrescan = Some(scan::amrescan);
+        (*r).amgettuple = Some(scan::amgettuple);
+        (*r).amgetbitmap = None;
+        (*r).amendscan = Some(scan::amendscan);
+        (*r).ammarkpos = None;
+        (*r).amrestrpos = None;
+        (*r).amestimateparallelscan = None;
+        (*r).aminitparallelscan = None;
+        (*r).amparallelrescan = None;
+        pgrx::datum::Internal::from(Some(pg_sys::Datum::from(am.into_pg())))
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn amvalidate(_opclassoid: pg_sys::Oid) -> bool {
+    true
+}

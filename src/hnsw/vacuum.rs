@@ -1,0 +1,348 @@
+//! VACUUM for `vecx_hnsw`.
+//!
+//! `ambulkdelete` runs four passes over the element pages:
+//!
+//! 1. **Mark**: elements whose heap row is dead (`callback`) are marked deleted, one Generic WAL
+//!    record per page. From now on inserts never choose them as neighbours and scans never
+//!    return them, but they still route searches.
+//! 2. **Wait**: take and release UPDATE_LOCK and SCAN_LOCK in exclusive mode. Inserts that
+//!    might have chosen a now-deleted element before it was marked have finished; so have scans
+//!    that might still hold one.
+//! 3. **Repair**: every live element whose lists mention a deleted element gets those lists
+//!    rebuilt: its live neighbours plus the live neighbours of the deleted ones, narrowed by the
+//!    diversity heuristic, so the graph stays connected and recall stays high. If the entry point
+//!    was deleted, the live element with the highest level replaces it.
+//! 4. **Free**: after waiting out scans once more (a scan started during the repair may have
+//!    read an old list), deleted elements, their neighbour tuples and vector pages are removed
+//!    (line pointers stay, so other TIDs do not move) and the pages' free space goes into the
+//!    free space map, where inserts find it: delete/reinsert cycles reuse space instead of growing
+//!    the index.
+use std::collections::{HashMap, HashSet};
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use vecx_core::hnsw::format::{self, Meta, Tid, VectorPlace};
+use vecx_core::hnsw::select::select_neighbors;
+use vecx_core::hnsw::{GraphView, Scored};
+
+use super::build::write_meta_page;
+use super::graph::{PageGraph, META_BLOCK};
+use super::insert::write_lists;
+use super::{PageLock, SCAN_LOCK, UPDATE_LOCK};
+use crate::pages::{self, corrupted, Buf, Wal};
+
+fn alloc_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
+    if stats.is_null() {
+        // SAFETY: palloc0 of the struct the caller expects back.
+        unsafe {
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>())
+                as *mut pg_sys::IndexBulkDeleteResult
+        }
+    } else {
+        stats
+    }
+}
+
+fn wait_for(index: pg_sys::Relation, tag: u32) {
+    drop(PageLock::acquire(index, tag, pg_sys::ExclusiveLock));
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambulkdelete(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    callback: pg_sys::IndexBulkDeleteCallback,
+    callback_state: *mut std::ffi::c_void,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    let stats = alloc_stats(stats);
+    // SAFETY: info is valid for the call; the index is open.
+    let index = unsafe { (*info).index };
+    let g = PageGraph::open(index);
+    let Some(callback) = callback else {
+        return stats;
+    };
+    let nblocks = pages::nblocks(index);
+
+    // Pass 1: mark.
+    let mut deleted: HashSet<Tid> = HashSet::new();
+    let mut live = 0f64;
+    let mut top_live: Option<(u8, Tid)> = None;
+    for blk in 1..nblocks {
+        // SAFETY: vacuum_delay_point honours vacuum_cost_delay and checks for interrupts.
+        unsafe { pg_sys::vacuum_delay_point() };
+        let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        if pages::opaque(index, buf.page(), blk).page_type != pages::PAGE_ELEMENTS {
+            continue;
+        }
+        let mut dead_here: Vec<u16> = Vec::new();
+        for off in 1..=pages::max_offset(buf.page()) {
+            let Some(bytes) = pages::item(buf.page(), off) else {
+                continue;
+            };
+            if bytes.first() != Some(&format::KIND_ELEMENT) {
+                continue;
+            }
+            let e = match format::decode_element(bytes, g.dims) {
+                Ok(e) => e,
+                Err(err) => corrupted(index, format!("Element ({blk},{off}): {err}.")),
+            };
+            let id = Tid {
+                block: blk,
+                offset: off,
+            };
+            if e.state == format::STATE_DELETED {
+                deleted.insert(id);
+                continue;
+            }
+            let mut heap = pg_sys::ItemPointerData::default();
+            pgrx::itemptr::item_pointer_set_all(&mut heap, e.heap.block, e.heap.offset);
+            // SAFETY: the callback decides whether a heap TID is dead; it does not touch our page.
+            if unsafe { callback(&mut heap, callback_state) } {
+                dead_here.push(off);
+                deleted.insert(id);
+            } else {
+                live += 1.0;
+                if top_live.is_none_or(|(l, _)| e.level > l) {
+                    top_live = Some((e.level, id));
+                }
+            }
+        }
+        if !dead_here.is_empty() {
+            let mut wal = Wal::start(index);
+            let page = wal.register(&buf, false);
+            for off in &dead_here {
+                if let Some(bytes) = pages::item_mut(page, *off) {
+                    bytes[format::ELEMENT_STATE_AT] = format::STATE_DELETED;
+                }
+            }
+            wal.finish();
+            // SAFETY: stats is valid.
+            unsafe { (*stats).tuples_removed += dead_here.len() as f64 };
+        }
+    }
+    // SAFETY: stats is valid.
+    unsafe {
+        (*stats).num_index_tuples = live;
+        (*stats).num_pages = nblocks;
+    }
+    if deleted.is_empty() {
+        return stats;
+    }
+
+    // Pass 2: wait for inserts and scans that may have seen the deleted elements as live.
+    wait_for(index, UPDATE_LOCK);
+    wait_for(index, SCAN_LOCK);
+
+    // Pass 3: repair lists and the entry point.
+    repair(&g, &deleted);
+    replace_entry(index, &deleted, top_live);
+
+    // Pass 4: free, once scans that read pre-repair lists are gone.
+    wait_for(index, SCAN_LOCK);
+    free(&g, &deleted);
+    stats
+}
+
+/// Rebuilds every live element's lists that mention a deleted element.
+fn repair(g: &PageGraph, deleted: &HashSet<Tid>) {
+    let index = g.index;
+    let mut deleted_lists: HashMap<Tid, Vec<Vec<Tid>>> = HashMap::new();
+    for blk in 1..pages::nblocks(index) {
+        // SAFETY: cost-based delay and interrupt check.
+        unsafe { pg_sys::vacuum_delay_point() };
+        let ids: Vec<Tid> = {
+            let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
+            if pages::opaque(index, buf.page(), blk).page_type != pages::PAGE_ELEMENTS {
+                continue;
+            }
+            (1..=pages::max_offset(buf.page()))
+                .filter(|off| {
+                    pages::item(buf.page(), *off).and_then(|b| b.first().copied())
+                        == Some(format::KIND_ELEMENT)
+                })
+                .map(|off| Tid {
+                    block: blk,
+                    offset: off,
+                })
+                .filter(|id| !deleted.contains(id))
+                .collect()
+        };
+        for id in ids {
+            let (_, lists) = g.neighbor_lists(id);
+            if !lists.iter().any(|l| l.iter().any(|n| deleted.contains(n))) {
+                continue;
+            }
+            let fv = g.vector(id);
+            let mut rebuilt = lists.clone();
+            for (lc, list) in lists.iter().enumerate() {
+                if !list.iter().any(|n| deleted.contains(n)) {
+                    continue;
+                }
+                let mut pool: HashSet<Tid> = list
+                    .iter()
+                    .copied()
+                    .filter(|n| !deleted.contains(n))
+                    .collect();
+                for d in list.iter().filter(|n| deleted.contains(n)) {
+                    let dl = deleted_lists
+                        .entry(*d)
+                        .or_insert_with(|| g.neighbor_lists(*d).1);
+                    if let Some(second) = dl.get(lc) {
+                        pool.extend(
+                            second
+                                .iter()
+                                .copied()
+                                .filter(|n| !deleted.contains(n) && *n != id),
+                        );
+                    }
+                }
+                let cands: Vec<Scored<Tid>> = pool
+                    .into_iter()
+                    .map(|n| Scored {
+                        dist: g.distance(&fv, n),
+                        id: n,
+                    })
+                    .collect();
+                rebuilt[lc] = select_neighbors(g, &cands, g.params.max_neighbors(lc))
+                    .into_iter()
+                    .map(|s| s.id)
+                    .collect();
+            }
+            write_lists(g, id, |current| {
+                // Keep edges inserts added meanwhile (to live elements), plus the rebuilt ones.
+                for (lc, l) in current.iter_mut().enumerate() {
+                    let mut merged: Vec<Tid> = rebuilt.get(lc).cloned().unwrap_or_default();
+                    for n in l.iter() {
+                        if !deleted.contains(n)
+                            && !merged.contains(n)
+                            && merged.len() < g.params.max_neighbors(lc)
+                        {
+                            merged.push(*n);
+                        }
+                    }
+                    *l = merged;
+                }
+                true
+            });
+        }
+    }
+}
+
+/// If the entry point was deleted, the live element with the highest level takes its place.
+fn replace_entry(index: pg_sys::Relation, deleted: &HashSet<Tid>, top_live: Option<(u8, Tid)>) {
+    let buf = Buf::read(index, META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    let mut meta = match Meta::decode(pages::contents(buf.page(), format::META_LEN)) {
+        Ok(m) => m,
+        Err(e) => corrupted(index, format!("Meta page: {e}.")),
+    };
+    if !deleted.contains(&meta.entry) {
+        return;
+    }
+    match top_live {
+        Some((level, id)) => {
+            meta.entry = id;
+            meta.entry_level = level as u32;
+        }
+        None => {
+            meta.entry = Tid::INVALID;
+            meta.entry_level = 0;
+        }
+    }
+    let mut wal = Wal::start(index);
+    let page = wal.register(&buf, false);
+    write_meta_page(page, &meta);
+    wal.finish();
+}
+
+/// Removes deleted elements, their neighbour tuples and vector pages; records free space.
+fn free(g: &PageGraph, deleted: &HashSet<Tid>) {
+    let index = g.index;
+    let mut by_page: HashMap<u32, Vec<u16>> = HashMap::new();
+    let mut vector_pages: Vec<u32> = Vec::new();
+    for id in deleted {
+        let (info, place) = {
+            let buf = Buf::read(index, id.block, pg_sys::BUFFER_LOCK_SHARE);
+            let Some(bytes) = pages::item(buf.page(), id.offset) else {
+                continue;
+            };
+            let Ok(e) = format::decode_element(bytes, g.dims) else {
+                continue;
+            };
+            let place = match e.vector {
+                VectorPlace::Pages(first) => Some(first),
+                VectorPlace::Inline(_) => None,
+            };
+            (e.neighbors, place)
+        };
+        by_page.entry(id.block).or_default().push(id.offset);
+        by_page.entry(info.block).or_default().push(info.offset);
+        if let Some(first) = place {
+            vector_pages.extend((0..format::chunk_count(g.dims) as u32).map(|i| first + i));
+        }
+    }
+    for blk in vector_pages {
+        by_page.entry(blk).or_default().push(1);
+    }
+    for (blk, mut offs) in by_page {
+        offs.sort_unstable();
+        offs.dedup();
+        let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let is_vector = pages::opaque(index, buf.page(), blk).page_type == pages::PAGE_VECTOR;
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf, false);
+        if is_vector {
+            // A whole page freed: it becomes an (empty) element page for reuse.
+            pages::init_page(page, pages::PAGE_ELEMENTS);
+        } else {
+            for off in offs.iter().rev() {
+                if pages::item(page, *off).is_some() {
+                    // SAFETY: page is the WAL copy, exclusively ours; the offset holds an item.
+                    unsafe { pg_sys::PageIndexTupleDeleteNoCompact(page, *off) };
+                }
+            }
+        }
+        let free = pages::free_space(page);
+        wal.finish();
+        drop(buf);
+        // SAFETY: FSM update for an index page we just compacted.
+        unsafe { pg_sys::RecordPageWithFreeSpace(index, blk, free) };
+    }
+    // SAFETY: propagate the FSM leaf updates so searches find them.
+    unsafe { pg_sys::IndexFreeSpaceMapVacuum(index) };
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amvacuumcleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: info is valid for the call.
+    unsafe {
+        if (*info).analyze_only {
+            return stats;
+        }
+        let stats = alloc_stats(stats);
+        let index = (*info).index;
+        (*stats).num_pages = pages::nblocks(index);
+        if (*stats).num_index_tuples == 0.0 {
+            // No bulk delete ran: count live elements.
+            let g = PageGraph::open(index);
+            let mut live = 0.0;
+            for blk in 1..pages::nblocks(index) {
+                let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
+                if pages::opaque(index, buf.page(), blk).page_type != pages::PAGE_ELEMENTS {
+                    continue;
+                }
+                for off in 1..=pages::max_offset(buf.page()) {
+                    if let Some(b) = pages::item(buf.page(), off) {
+                        if let Ok(e) = format::decode_element(b, g.dims) {
+                            live += (e.state == format::STATE_LIVE) as u8 as f64;
+                        }
+                    }
+                }
+            }
+            (*stats).num_index_tuples = live;
+        }
+        stats
+    }
+}

@@ -1,0 +1,316 @@
+//! The PostgreSQL page store: buffers, page items and Generic WAL, shared by the index access
+//! methods. Everything that touches a buffer goes through here.
+//!
+//! * [`Buf`] is an RAII guard for a pinned and locked buffer (unlocked and unpinned on drop, so an
+//!   ERROR unwinding through Rust code never leaks a pin or a lock);
+//! * [`Wal`] wraps a Generic WAL record (at most 4 buffers, each modified only through the copy
+//!   GenericXLogRegisterBuffer hands out, committed by `finish`, abandoned on drop);
+//! * the page opaque area ([`Opaque`]) marks every page with a magic id and a page type so a
+//!   corrupted or foreign page is detected, and [`corrupted`] raises the XX002 error.
+//!
+//! Rules this module enforces by construction: never hold a buffer lock while acquiring another
+//! (callers read one page at a time and copy what they need); a page modified after CREATE
+//! INDEX is always modified inside a `Wal`.
+use std::mem::size_of;
+
+use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode;
+
+use crate::error::raise_code;
+
+/// The special space at the end of every page of a vecx index.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Opaque {
+    pub next: u32,
+    pub page_type: u16,
+    pub page_id: u16,
+}
+
+pub const OPAQUE_SIZE: usize = size_of::<Opaque>();
+const _: () = assert!(OPAQUE_SIZE == 8, "page opaque must be 8 bytes");
+
+/// Identifies pages of vecx indexes ("VX").
+pub const PAGE_ID: u16 = 0x5658;
+pub const PAGE_META: u16 = 1;
+pub const PAGE_ELEMENTS: u16 = 2;
+pub const PAGE_VECTOR: u16 = 3;
+
+/// Raises `index "name" is corrupted` (XX002) with `detail`.
+pub fn corrupted(index: pg_sys::Relation, detail: impl Into<String>) -> ! {
+    raise_code(
+        PgSqlErrorCode::ERRCODE_INDEX_CORRUPTED,
+        format!("index \"{}\" is corrupted", relation_name(index)),
+        Some(format!("{} REINDEX rebuilds it.", detail.into())),
+    )
+}
+
+pub fn relation_name(rel: pg_sys::Relation) -> String {
+    // SAFETY: rel is an open relation; rd_rel and its relname are valid while it is open.
+    unsafe {
+        let name = &(*(*rel).rd_rel).relname;
+        std::ffi::CStr::from_ptr(name.data.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// A pinned, locked buffer. Unlocks and releases on drop.
+pub struct Buf {
+    pub buffer: pg_sys::Buffer,
+    locked: bool,
+}
+
+impl Buf {
+    /// Reads block `blkno` and locks it (`pg_sys::BUFFER_LOCK_SHARE` or `_EXCLUSIVE`).
+    pub fn read(index: pg_sys::Relation, blkno: u32, mode: u32) -> Buf {
+        // SAFETY: index is open; ReadBufferExtended raises an ERROR for a block past the end.
+        unsafe {
+            let buffer = pg_sys::ReadBufferExtended(
+                index,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                blkno,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buffer, mode as i32);
+            Buf {
+                buffer,
+                locked: true,
+            }
+        }
+    }
+
+    /// Adds a new block at the end of the relation (under the relation extension lock) and
+    /// returns it locked exclusively. The page is all zeros: initialise it with [`init_page`]
+    /// (directly during CREATE INDEX, or on the Generic WAL copy afterwards).
+    pub fn extend(index: pg_sys::Relation, fork: pg_sys::ForkNumber::Type) -> Buf {
+        // SAFETY: the extension lock serialises extenders; P_NEW returns a new zeroed block,
+        // which we lock before releasing the extension lock.
+        unsafe {
+            pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
+            let buffer = pg_sys::ReadBufferExtended(
+                index,
+                fork,
+                pg_sys::InvalidBlockNumber,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
+            pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
+            pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
+            Buf {
+                buffer,
+                locked: true,
+            }
+        }
+    }
+
+    /// Adopts a buffer the caller pinned and locked.
+    pub fn from_locked(buffer: pg_sys::Buffer) -> Buf {
+        Buf {
+            buffer,
+            locked: true,
+        }
+    }
+
+    pub fn page(&self) -> pg_sys::Page {
+        // SAFETY: the buffer is pinned.
+        unsafe { pg_sys::BufferGetPage(self.buffer) }
+    }
+
+    pub fn blkno(&self) -> u32 {
+        // SAFETY: the buffer is pinned.
+        unsafe { pg_sys::BufferGetBlockNumber(self.buffer) }
+    }
+
+    /// Marks the buffer dirty (for pages written without WAL during CREATE INDEX).
+    pub fn mark_dirty(&self) {
+        // SAFETY: the buffer is pinned and exclusively locked by us.
+        unsafe { pg_sys::MarkBufferDirty(self.buffer) }
+    }
+}
+
+impl Drop for Buf {
+    fn drop(&mut self) {
+        // SAFETY: we pinned (and maybe locked) this buffer; release exactly once.
+        unsafe {
+            if self.locked {
+                pg_sys::LockBuffer(self.buffer, pg_sys::BUFFER_LOCK_UNLOCK as i32);
+            }
+            pg_sys::ReleaseBuffer(self.buffer);
+        }
+    }
+}
+
+/// Initialises `page` as an empty vecx page of `page_type`.
+pub fn init_page(page: pg_sys::Page, page_type: u16) {
+    // SAFETY: page points at BLCKSZ writable bytes (a locked buffer or a GenericXLog copy).
+    unsafe {
+        pg_sys::PageInit(page, pg_sys::BLCKSZ as usize, OPAQUE_SIZE);
+        let o = pg_sys::PageGetSpecialPointer(page) as *mut Opaque;
+        *o = Opaque {
+            next: pg_sys::InvalidBlockNumber,
+            page_type,
+            page_id: PAGE_ID,
+        };
+    }
+}
+
+/// The opaque area of `page`, checked to be a vecx page.
+pub fn opaque(index: pg_sys::Relation, page: pg_sys::Page, blkno: u32) -> Opaque {
+    // SAFETY: a page read through the buffer manager has a valid header; the special size is
+    // checked before the opaque struct is read.
+    unsafe {
+        if pg_sys::PageIsNew(page) || pg_sys::PageGetSpecialSize(page) as usize != OPAQUE_SIZE {
+            corrupted(index, format!("Block {blkno} is not a vecx page."));
+        }
+        let o = *(pg_sys::PageGetSpecialPointer(page) as *const Opaque);
+        if o.page_id != PAGE_ID {
+            corrupted(
+                index,
+                format!("Block {blkno} has page id {:#x}.", o.page_id),
+            );
+        }
+        o
+    }
+}
+
+/// Number of line pointers on `page`.
+pub fn max_offset(page: pg_sys::Page) -> u16 {
+    // SAFETY: a valid page header.
+    unsafe { pg_sys::PageGetMaxOffsetNumber(page) }
+}
+
+/// The bytes of item `offset` of `page`, or `None` for an unused or out-of-range slot.
+pub fn item<'a>(page: pg_sys::Page, offset: u16) -> Option<&'a [u8]> {
+    // SAFETY: offset is checked against the line pointer count; the item id gives offset and
+    // length inside the page, which PageGetItem turns into a pointer.
+    unsafe {
+        if offset == 0 || offset > pg_sys::PageGetMaxOffsetNumber(page) {
+            return None;
+        }
+        let id = pg_sys::PageGetItemId(page, offset);
+        if (*id).lp_flags() != pg_sys::LP_NORMAL {
+            return None;
+        }
+        let len = (*id).lp_len() as usize;
+        let start = (*id).lp_off() as usize;
+        if start + len > pg_sys::BLCKSZ as usize {
+            return None;
+        }
+        Some(std::slice::from_raw_parts(
+            pg_sys::PageGetItem(page, id) as *const u8,
+            len,
+        ))
+    }
+}
+
+/// Mutable bytes of item `offset` (for in-place updates of fixed-size tuples).
+pub fn item_mut<'a>(page: pg_sys::Page, offset: u16) -> Option<&'a mut [u8]> {
+    // SAFETY: as `item`; the caller holds an exclusive lock or a GenericXLog copy of the page.
+    unsafe {
+        let bytes = item(page, offset)?;
+        Some(std::slice::from_raw_parts_mut(
+            bytes.as_ptr() as *mut u8,
+            bytes.len(),
+        ))
+    }
+}
+
+/// Free space for one more item on `page`.
+pub fn free_space(page: pg_sys::Page) -> usize {
+    // SAFETY: a valid page header.
+    unsafe { pg_sys::PageGetFreeSpace(page) }
+}
+
+/// Adds `bytes` as a new item; returns its offset, or `None` when it does not fit.
+pub fn add_item(page: pg_sys::Page, bytes: &[u8]) -> Option<u16> {
+    // SAFETY: PageAddItemExtended copies `bytes` into the page if there is room.
+    let off = unsafe {
+        pg_sys::PageAddItemExtended(
+            page,
+            bytes.as_ptr() as pg_sys::Item,
+            bytes.len(),
+            pg_sys::InvalidOffsetNumber,
+            0,
+        )
+    };
+    (off != pg_sys::InvalidOffsetNumber).then_some(off)
+}
+
+/// Raw contents area of a page (the meta page keeps its struct there).
+pub fn contents<'a>(page: pg_sys::Page, len: usize) -> &'a mut [u8] {
+    // SAFETY: the contents area starts after the page header and `len` (< BLCKSZ - header -
+    // special) bytes are inside the page.
+    unsafe { std::slice::from_raw_parts_mut(pg_sys::PageGetContents(page) as *mut u8, len) }
+}
+
+/// Sets pd_lower past `len` bytes of contents, so the meta struct survives page compaction and
+/// full-page images keep it.
+pub fn set_contents_len(page: pg_sys::Page, len: usize) {
+    // SAFETY: page header is valid; the new pd_lower is within the page.
+    unsafe {
+        let header = page as *mut pg_sys::PageHeaderData;
+        let start = pg_sys::PageGetContents(page) as usize - page as usize;
+        (*header).pd_lower = (start + len) as u16;
+    }
+}
+
+/// A Generic WAL record in progress.
+pub struct Wal {
+    state: *mut pg_sys::GenericXLogState,
+}
+
+impl Wal {
+    pub fn start(index: pg_sys::Relation) -> Wal {
+        // SAFETY: index is open and locked by the caller's AM callback.
+        Wal {
+            state: unsafe { pg_sys::GenericXLogStart(index) },
+        }
+    }
+
+    /// Registers a buffer (exclusively locked by the caller) and returns the page copy to modify.
+    pub fn register(&mut self, buf: &Buf, full_image: bool) -> pg_sys::Page {
+        let flags = if full_image {
+            pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
+        } else {
+            0
+        };
+        // SAFETY: state is live; at most MAX_GENERIC_XLOG_PAGES buffers are registered by our
+        // callers (one to three).
+        unsafe { pg_sys::GenericXLogRegisterBuffer(self.state, buf.buffer, flags) }
+    }
+
+    pub fn finish(mut self) {
+        // SAFETY: state is live; finishing consumes it.
+        unsafe { pg_sys::GenericXLogFinish(self.state) };
+        self.state = std::ptr::null_mut();
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        if !self.state.is_null() {
+            // SAFETY: a started, unfinished record is abandoned (e.g. during an ERROR).
+            unsafe { pg_sys::GenericXLogAbort(self.state) };
+        }
+    }
+}
+
+pub fn maxalign(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// Number of blocks in the main fork.
+pub fn nblocks(index: pg_sys::Relation) -> u32 {
+    // SAFETY: index is open.
+    unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
+}
+
+/// Whether changes to `rel` must be WAL-logged (permanent relation).
+pub fn needs_wal(rel: pg_sys::Relation) -> bool {
+    // SAFETY: rd_rel is valid for an open relation.
+    unsafe {
+        (*(*rel).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_PERMANENT as std::ffi::c_char
+    }
+}

@@ -1,0 +1,129 @@
+-- vecx_hnsw: build, search, recall against exact results, filters, options, maintenance.
+SELECT setseed(0.1);
+CREATE TABLE h (id int PRIMARY KEY, cat int, v vecx(16));
+-- 3,000 points around 12 clustered centres, and 50 queries from the same mixture.
+CREATE TABLE centres AS
+    SELECT c, array_agg((random() * 8 - 4)::real ORDER BY d) AS centre
+    FROM generate_series(0, 11) c, generate_series(1, 16) d GROUP BY c;
+INSERT INTO h SELECT i, i % 10,
+    (SELECT array_agg(x + (random() - 0.5) ORDER BY d) FROM unnest(centre) WITH ORDINALITY u(x, d) WHERE i > 0)::vecx
+    FROM generate_series(1, 3000) i JOIN centres ON c = i % 12;
+CREATE TABLE hq AS SELECT i AS qid,
+    (SELECT array_agg(x + (random() - 0.5) ORDER BY d) FROM unnest(centre) WITH ORDINALITY u(x, d) WHERE i > 0)::vecx AS v
+    FROM generate_series(1, 50) i JOIN centres ON c = i % 12;
+ANALYZE h;
+-- Exact answers first (no index yet).
+CREATE TABLE exact AS SELECT qid, x.id, x.rank FROM hq,
+    LATERAL (SELECT id, row_number() OVER () AS rank FROM (SELECT id FROM h ORDER BY v <-> hq.v LIMIT 10) s) x;
+CREATE INDEX h_l2 ON h USING vecx_hnsw (v vecx_l2_ops);
+SELECT vecx_index_check('h_l2');
+SELECT rows, levels > 0 AS has_levels, deleted, pages > 10 AS has_pages FROM vecx_index_stats('h_l2');
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM h ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 5;
+-- Recall@10 with the default ef_search (40).
+CREATE TABLE approx AS SELECT qid, x.id FROM hq, LATERAL (SELECT id FROM h ORDER BY v <-> hq.v LIMIT 10) x;
+SELECT count(*) AS rows, (SELECT count(*) FROM approx a JOIN exact e USING (qid, id)) / 500.0 >= 0.95 AS recall_at_least_095
+FROM approx;
+-- A row finds itself first.
+SELECT count(*) FILTER (WHERE (SELECT id FROM h h2 ORDER BY h2.v <-> h.v LIMIT 1) = h.id) >= 99 AS self_found_pct99
+FROM (SELECT * FROM h ORDER BY id LIMIT 100) h;
+-- Filters: the scan keeps going while the executor discards rows, so every query returns
+-- min(10, matching rows) rows, in distance order, even at 0.1% selectivity (3 rows match).
+SET enable_bitmapscan = off;
+SELECT count(*) AS queries,
+       count(*) FILTER (WHERE n = 10) AS full_results
+FROM (SELECT qid, (SELECT count(*) FROM (SELECT id FROM h WHERE cat = 3 ORDER BY v <-> hq.v LIMIT 10) s) AS n FROM hq) r;
+SELECT count(*) FILTER (WHERE n = 3) AS exactly_three_of_three
+FROM (SELECT qid, (SELECT count(*) FROM (SELECT id FROM h WHERE id % 1000 = 7 ORDER BY v <-> hq.v LIMIT 10) s) AS n FROM hq) r;
+SELECT bool_and(ordered) AS all_in_distance_order FROM (
+    SELECT qid, (SELECT bool_and(d >= prev) FROM (
+        SELECT d, lag(d, 1, '-Infinity'::float8) OVER () AS prev FROM (
+            SELECT v <-> hq.v AS d FROM h WHERE cat = 3 ORDER BY v <-> hq.v LIMIT 50) a) b) AS ordered
+    FROM hq) c;
+-- Filtered results equal the exact filtered answer on nearly every query.
+SELECT count(*) FILTER (WHERE same) >= 45 AS filtered_match_45_of_50 FROM (
+    SELECT qid,
+        ARRAY(SELECT id FROM h WHERE cat = 3 ORDER BY v <-> hq.v LIMIT 10) =
+        ARRAY(SELECT id FROM (SELECT id, v <-> hq.v AS d FROM h WHERE cat = 3 OFFSET 0) s ORDER BY d LIMIT 10) AS same
+    FROM hq) x;
+RESET enable_bitmapscan;
+-- ef_search is a setting with a checked range.
+SET vecx.hnsw_ef_search = 200;
+SHOW vecx.hnsw_ef_search;
+SELECT err($$SET vecx.hnsw_ef_search = 0$$);
+SELECT err($$SET vecx.hnsw_ef_search = 1001$$);
+SELECT err($$SET vecx.hnsw_efsearch = 10$$);
+RESET vecx.hnsw_ef_search;
+-- Inserts after the build are searchable; NULLs are not indexed; a query of the wrong size errors.
+INSERT INTO h VALUES (5001, 1, '[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9]'), (5002, 1, NULL);
+SELECT id FROM h ORDER BY v <-> '[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9]' LIMIT 1;
+SELECT count(*) FROM (SELECT id FROM h ORDER BY v <-> '[9,9,9,9,9,9,9,9,9,9,9,9,9,9,9,9]' LIMIT 10000) s;
+SELECT err($$SELECT id FROM h ORDER BY v <-> '[1,2,3]' LIMIT 1$$);
+SELECT count(*) FROM (SELECT id FROM h ORDER BY v <-> NULL LIMIT 5) s;
+SELECT count(*) FROM (SELECT id FROM h ORDER BY v <-> NULL::vecx LIMIT 100000) s;
+-- Delete half, vacuum: the graph is repaired, recall holds, the space is reused.
+DELETE FROM h WHERE id % 2 = 0;
+VACUUM h;
+SELECT vecx_index_check('h_l2');
+SELECT rows, deleted FROM vecx_index_stats('h_l2');
+CREATE TABLE exact2 AS SELECT qid, x.id FROM hq,
+    LATERAL (SELECT id FROM (SELECT id, v <-> hq.v AS d FROM h OFFSET 0) s ORDER BY d LIMIT 10) x;
+SELECT (SELECT count(*) FROM (SELECT qid, x.id FROM hq, LATERAL (SELECT id FROM h ORDER BY v <-> hq.v LIMIT 10) x) a
+        JOIN exact2 USING (qid, id)) / 500.0 >= 0.9 AS recall_after_vacuum;
+SELECT pg_relation_size('h_l2') AS size_after_first_vacuum \gset
+INSERT INTO h SELECT id + 10000, cat, v FROM h WHERE id % 2 = 1 AND id < 10000;
+SELECT pg_relation_size('h_l2') <= :size_after_first_vacuum * 1.1 AS reinsert_reuses_space;
+SELECT vecx_index_check('h_l2');
+-- Other operator classes.
+CREATE INDEX h_cos ON h USING vecx_hnsw (v vecx_cosine_ops) WITH (m = 8, ef_construction = 32);
+CREATE INDEX h_ip ON h USING vecx_hnsw (v vecx_ip_ops);
+CREATE INDEX h_l1 ON h USING vecx_hnsw (v vecx_l1_ops);
+SELECT vecx_index_check('h_cos') AND vecx_index_check('h_ip') AND vecx_index_check('h_l1') AS all_ok;
+EXPLAIN (COSTS OFF) SELECT id FROM h ORDER BY v <=> '[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 3;
+SELECT (SELECT array_agg(id) FROM (SELECT id FROM h ORDER BY v <=> hq.v LIMIT 5) a) =
+       (SELECT array_agg(id) FROM (SELECT id FROM (SELECT id, v <=> hq.v AS d FROM h OFFSET 0) s ORDER BY d LIMIT 5) b) AS cosine_top5_exact
+FROM hq WHERE qid = 1;
+DROP INDEX h_cos, h_ip, h_l1;
+-- Options: ranges and their relation.
+SELECT err($$CREATE INDEX ON h USING vecx_hnsw (v vecx_l2_ops) WITH (m = 1)$$);
+SELECT err($$CREATE INDEX ON h USING vecx_hnsw (v vecx_l2_ops) WITH (m = 101)$$);
+SELECT err($$CREATE INDEX ON h USING vecx_hnsw (v vecx_l2_ops) WITH (ef_construction = 2000)$$);
+SELECT err($$CREATE INDEX ON h USING vecx_hnsw (v vecx_l2_ops) WITH (m = 40, ef_construction = 50)$$);
+SELECT err($$CREATE INDEX ON h USING vecx_hnsw (v vecx_l2_ops) WITH (lists = 5)$$);
+-- Without ORDER BY the index is not used.
+EXPLAIN (COSTS OFF) SELECT id FROM h WHERE id = 1;
+RESET enable_seqscan;
+-- Empty tables, unlogged tables, TRUNCATE, REINDEX, large dimensions.
+CREATE TABLE e (v vecx(3));
+CREATE INDEX e_idx ON e USING vecx_hnsw (v vecx_l2_ops);
+SELECT count(*) FROM (SELECT * FROM e ORDER BY v <-> '[1,1,1]' LIMIT 3) s;
+INSERT INTO e VALUES ('[1,1,1]'), ('[2,2,2]'), ('[0,0,0]');
+SET enable_seqscan = off;
+SELECT v FROM e ORDER BY v <-> '[1.9,2,2]' LIMIT 3;
+TRUNCATE e;
+SELECT count(*) FROM (SELECT * FROM e ORDER BY v <-> '[1,1,1]' LIMIT 3) s;
+INSERT INTO e SELECT ARRAY[i, i, i] FROM generate_series(1, 100) i;
+REINDEX INDEX e_idx;
+SELECT v FROM e ORDER BY v <-> '[50,50,50]' LIMIT 1;
+REINDEX INDEX CONCURRENTLY e_idx;
+SELECT vecx_index_check('e_idx');
+CREATE UNLOGGED TABLE u (v vecx(2));
+CREATE INDEX ON u USING vecx_hnsw (v vecx_l2_ops);
+INSERT INTO u SELECT ARRAY[i, -i] FROM generate_series(1, 50) i;
+SELECT v FROM u ORDER BY v <-> '[10,-10]' LIMIT 1;
+CREATE TABLE big (id int, v vecx(4096));
+INSERT INTO big SELECT i, array_fill(i::real, ARRAY[4096])::vecx FROM generate_series(1, 30) i;
+CREATE INDEX big_idx ON big USING vecx_hnsw (v vecx_l2_ops);
+SELECT id FROM big ORDER BY v <-> array_fill(7.2::real, ARRAY[4096])::vecx LIMIT 3;
+INSERT INTO big VALUES (31, array_fill(100::real, ARRAY[4096])::vecx);
+SELECT id FROM big ORDER BY v <-> array_fill(99::real, ARRAY[4096])::vecx LIMIT 1;
+SELECT vecx_index_check('big_idx');
+-- Identical vectors and zero vectors under cosine.
+CREATE TABLE same (id int, v vecx(3));
+INSERT INTO same SELECT i, '[1,2,3]' FROM generate_series(1, 300) i;
+INSERT INTO same VALUES (0, '[0,0,0]');
+CREATE INDEX ON same USING vecx_hnsw (v vecx_cosine_ops);
+SELECT count(*) FROM (SELECT id FROM same ORDER BY v <=> '[1,2,3]' LIMIT 1000) s;
+RESET enable_seqscan;
+SELECT err($$SELECT vecx_index_stats('h')$$);
+DROP TABLE h, hq, centres, exact, exact2, approx, e, u, big, same;
