@@ -88,6 +88,11 @@ struct Args {
     /// results: the smoke check the test suite runs.
     #[arg(long)]
     check_exact: bool,
+    /// Acceptance rules, failing the run (exit 1) when not met; repeatable:
+    /// `[DATASET/]ENGINE[@PARAM]:[filter=NAME:]recall>=X` (also `short<=N`, `out_of_order<=N`).
+    /// Filter rules apply to the forced-index runs.
+    #[arg(long)]
+    require: Vec<String>,
 }
 
 fn list<T>(s: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
@@ -328,21 +333,107 @@ fn real_main(args: Args) -> Result<(), Box<dyn Error>> {
         if args.check_exact {
             failures.extend(check_exact(&report));
         }
+        for rule in &args.require {
+            failures.extend(check_rule(&report, rule));
+        }
     }
     drop(client);
     if let Some(mut c) = cluster {
         c.stop()?;
     }
-    if args.check_exact {
+    if args.check_exact || !args.require.is_empty() {
         for f in &failures {
             eprintln!("CHECK FAILED: {f}");
         }
         if !failures.is_empty() {
             std::process::exit(1);
         }
-        eprintln!("exact-engine checks passed");
+        eprintln!("all checks passed");
     }
     Ok(())
+}
+
+/// Checks one `--require` rule against a report (rules naming another dataset are ignored).
+fn check_rule(r: &Report, rule: &str) -> Vec<String> {
+    let fail = |msg: String| vec![format!("{}: rule {rule:?}: {msg}", r.dataset)];
+    let (dataset, rest) = match rule.split_once('/') {
+        Some((d, rest)) => (Some(d), rest),
+        None => (None, rule),
+    };
+    if dataset.is_some_and(|d| d != r.dataset) {
+        return vec![];
+    }
+    let mut parts: Vec<&str> = rest.split(':').collect();
+    let Some(cond) = parts.pop() else {
+        return fail("empty rule".into());
+    };
+    let target = parts.first().copied().unwrap_or("");
+    let filter = parts.get(1).and_then(|p| p.strip_prefix("filter="));
+    let (engine, param) = match target.split_once('@') {
+        Some((e, p)) => (e, p.parse::<i64>().ok()),
+        None => (target, None),
+    };
+    let Some(er) = r.engines.iter().find(|e| e.engine == engine) else {
+        return fail(format!("engine {engine} did not run"));
+    };
+    if er.status != "ok" {
+        return fail(format!(
+            "engine {engine} was {}: {:?}",
+            er.status, er.reason
+        ));
+    }
+    let (metric, op, value) = if let Some((m, v)) = cond.split_once(">=") {
+        (m, ">=", v)
+    } else if let Some((m, v)) = cond.split_once("<=") {
+        (m, "<=", v)
+    } else {
+        return fail("condition must use >= or <=".into());
+    };
+    let Ok(value) = value.trim().parse::<f64>() else {
+        return fail("bad number".into());
+    };
+    let observed: Vec<f64> = match filter {
+        None => er
+            .points
+            .iter()
+            .filter(|p| p.clients == 1 && (param.is_none() || p.param == param))
+            .map(|p| {
+                if metric == "recall" {
+                    p.recall
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect(),
+        Some(f) => er
+            .filtered
+            .iter()
+            .filter(|p| {
+                p.filter == f
+                    && p.forced_index == er.index_sql.is_some()
+                    && (param.is_none() || p.param == param)
+            })
+            .map(|p| match metric {
+                "recall" => p.quality.recall,
+                "short" => p.quality.short_queries as f64,
+                "out_of_order" => p.quality.out_of_order as f64,
+                _ => f64::NAN,
+            })
+            .collect(),
+    };
+    if observed.is_empty() {
+        return fail("no matching measurement".into());
+    }
+    let bad: Vec<f64> = observed
+        .into_iter()
+        .filter(|v| v.is_nan() || if op == ">=" { *v < value } else { *v > value })
+        .collect();
+    if bad.is_empty() {
+        eprintln!("  ok: {}: {rule}", r.dataset);
+        vec![]
+    } else {
+        fail(format!("observed {bad:?}"))
+    }
 }
 
 /// The smoke check: the exact engine must find every neighbour, never short, never out of order.

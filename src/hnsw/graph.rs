@@ -59,6 +59,9 @@ pub struct PageGraph {
     pub dims: usize,
     pub params: Params,
     scratch: std::cell::RefCell<Vec<f32>>,
+    /// Headers of elements read so far in this graph's short life (one insert or one scan):
+    /// saves re-reading an element's page to find its neighbour tuple or heap TID.
+    infos: std::cell::RefCell<vecx_core::hnsw::fxhash::FxHashMap<Tid, ElementInfo>>,
 }
 
 impl PageGraph {
@@ -74,6 +77,7 @@ impl PageGraph {
             },
             meta,
             scratch: std::cell::RefCell::new(Vec::new()),
+            infos: std::cell::RefCell::new(Default::default()),
         }
     }
 
@@ -103,8 +107,11 @@ impl PageGraph {
         }
     }
 
-    /// The element's header fields.
+    /// The element's header fields (cached for the life of this graph handle).
     pub fn info(&self, id: Tid) -> ElementInfo {
+        if let Some(i) = self.infos.borrow().get(&id) {
+            return *i;
+        }
         self.check_block(id);
         let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
         let e = self.element(buf.page(), id);

@@ -17,7 +17,6 @@
 //!
 //! The whole insert holds the UPDATE_LOCK heavyweight lock in share mode, so vacuum can wait for
 //! in-flight inserts before it repairs the graph.
-use std::collections::HashSet;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -247,7 +246,7 @@ fn link(g: &PageGraph, q: Tid, level: usize, qv: &[f32]) {
     let mut own: Vec<Vec<Tid>> = vec![Vec::new(); level + 1];
     let mut backlinks: Vec<(usize, Vec<Scored<Tid>>)> = Vec::new();
     for lc in (0..=level.min(top)).rev() {
-        let mut visited = HashSet::new();
+        let mut visited = vecx_core::hnsw::fxhash::FxHashSet::default();
         let found = search_layer(g, qv, &eps, g.params.ef_construction, lc, &mut visited);
         let live: Vec<Scored<Tid>> = found
             .iter()

@@ -204,7 +204,10 @@ fn next_heap_tid(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
             return None;
         }
         check_dims(g.dims, query.len());
-        let ef = HNSW_EF_SEARCH.get().max(1) as usize;
+        // The window returned from the graph is ef_search elements, found by a search twice as
+        // wide: the best half of a search is far more accurate than its tail, and an element
+        // the graph misses inside the window is the one thing that can come out of order.
+        let ef = 2 * HNSW_EF_SEARCH.get().max(1) as usize;
         *stream = Some(Stream::start(
             &g,
             query,

@@ -9,7 +9,7 @@
 //! [`build_parallel`], which reports progress through an atomic counter and stops early when a
 //! cancel flag is raised: PostgreSQL's backend thread watches both while rayon threads (which
 //! must never call into PostgreSQL) do the work.
-use std::collections::HashSet;
+use super::fxhash::FxHashSet as HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::RwLock;
 
@@ -127,7 +127,7 @@ impl MemGraph {
         let mut eps = vec![cur];
         let mut chosen_per_level: Vec<(usize, Vec<Scored<u32>>)> = Vec::new();
         for lc in (0..=level.min(top)).rev() {
-            let mut visited = HashSet::new();
+            let mut visited = HashSet::default();
             let found = search_layer(
                 self,
                 qv,

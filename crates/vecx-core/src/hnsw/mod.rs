@@ -26,6 +26,7 @@
 use std::cmp::Ordering;
 
 pub mod format;
+pub mod fxhash;
 pub mod layout;
 pub mod memory;
 pub mod search;

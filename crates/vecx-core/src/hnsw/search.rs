@@ -1,7 +1,9 @@
 //! Searching one layer (Algorithm 2, SEARCH-LAYER) and the greedy descent through the upper
 //! layers (the first loop of Algorithm 5, K-NN-SEARCH).
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
+
+use super::fxhash::FxHashSet as HashSet;
 
 use super::{GraphView, Scored};
 
@@ -99,7 +101,7 @@ pub fn knn<G: GraphView>(
         id: entry,
     };
     let near = descend(g, query, start, entry_level, 0);
-    let mut visited = HashSet::new();
+    let mut visited = HashSet::default();
     let mut found = search_layer(g, query, &[near], ef.max(k), 0, &mut visited);
     found.truncate(k);
     found

@@ -15,7 +15,9 @@
 //! reachable graph is exhausted the stream ends; elements the graph never reached are the
 //! caller's to sweep up (the index scan does, so no row is ever silently lost).
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::BinaryHeap;
+
+use super::fxhash::FxHashSet as HashSet;
 
 use super::search::{descend, search_layer};
 use super::{GraphView, Scored};
@@ -53,7 +55,7 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
             id: entry,
         };
         let near = descend(g, query, start, entry_level, 0);
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         let found = search_layer(g, query, &[near], ef, 0, &mut seen);
         // Only the kept elements count as visited: the ones the window search saw and dropped
         // must be discoverable again by the continuation, or they would never be yielded.
