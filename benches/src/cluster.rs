@@ -235,6 +235,37 @@ impl Cluster {
         postgres::Client::connect(&self.conn_string(db), postgres::NoTls)
     }
 
+    /// A streaming standby of this (running) cluster: `pg_basebackup -R` into `dir`, configured
+    /// to listen on `port`. Not started.
+    pub fn base_backup(&self, dir: &Path, port: u16) -> io::Result<Cluster> {
+        let _ = fs::remove_dir_all(dir);
+        let socket_dir = dir.with_extension("sock");
+        let _ = fs::remove_dir_all(&socket_dir);
+        fs::create_dir_all(&socket_dir)?;
+        chown_postgres(&socket_dir)?;
+        if let Some(parent) = dir.parent() {
+            fs::create_dir_all(parent)?;
+            chown_postgres(parent)?;
+        }
+        let dest = dir.to_string_lossy().to_string();
+        let host = self.socket_dir.to_string_lossy().to_string();
+        let p = self.port.to_string();
+        run_as_postgres(
+            &self.bindir.join("pg_basebackup"),
+            &["-h", &host, "-p", &p, "-U", "postgres", "-D", &dest, "-R", "-X", "stream", "--checkpoint=fast"],
+        )?;
+        let mut conf = fs::OpenOptions::new().append(true).open(dir.join("postgresql.conf"))?;
+        writeln!(conf, "port = {port}")?;
+        writeln!(conf, "unix_socket_directories = '{}'", socket_dir.display())?;
+        Ok(Cluster { data_dir: dir.to_path_buf(), socket_dir, port, bindir: self.bindir.clone(), running: false })
+    }
+
+    /// Promotes a standby to a primary and waits until it accepts writes.
+    pub fn promote(&mut self) -> io::Result<()> {
+        self.pg_ctl(&["-w", "promote"])?;
+        Ok(())
+    }
+
     /// The server log so far (for "terminated by signal" checks and error reports).
     pub fn server_log(&self) -> String {
         fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()

@@ -54,7 +54,8 @@ SELECT '[1,2]'::vecx < '[1,3]' AS lt, '[1,2]'::vecx <= '[1,2]' AS le, '[1,2]'::v
 SELECT vecx_cmp('[1,2]', '[1,3]'), vecx_cmp('[2]', '[1,3]'), vecx_cmp('[1]', '[1]');
 -- NULL in, NULL out (STRICT).
 SELECT NULL::vecx <-> '[1]' IS NULL AS strict_null, vecx_dims(NULL) IS NULL AS dims_null;
--- Every function is IMMUTABLE, STRICT (or deliberately not) and PARALLEL SAFE.
+-- Every function is IMMUTABLE, STRICT and PARALLEL SAFE, except the index AM handler and the
+-- index introspection functions (they read index pages, so they are STABLE).
 SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'vecx'

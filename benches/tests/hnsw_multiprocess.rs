@@ -1,0 +1,236 @@
+//! Multi-process tests of `vecx_hnsw` on throwaway clusters: concurrent inserts and searches,
+//! bounded growth under delete/vacuum/reinsert cycles, a streaming standby that must return the
+//! primary's results, and crash recovery after `kill -9` during inserts.
+//!
+//! They need PostgreSQL 15 with the current vecx build installed (`scripts/test.sh` installs it
+//! before running them). Run: `cargo test --release -p vecx-bench --test hnsw_multiprocess`.
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+use vecx_bench::cluster::{default_dir, Cluster};
+use vecx_bench::dataset::Rng;
+use vecx_bench::load::VecParam;
+
+const DIM: usize = 32;
+
+fn cluster(name: &str, port: u16) -> Cluster {
+    let mut c = Cluster::init(
+        &default_dir(name),
+        port,
+        &["shared_buffers = '128MB'".into(), "max_connections = 50".into(), "fsync = on".into()],
+    )
+    .expect("initdb");
+    c.start().expect("start");
+    let mut db = c.connect("postgres").expect("connect");
+    db.batch_execute("CREATE EXTENSION vecx").expect("CREATE EXTENSION vecx (is the extension installed?)");
+    c
+}
+
+/// A vector near one of 16 fixed centres (seeded), so searches have real structure.
+fn vector(rng: &mut Rng, centres: &[Vec<f32>]) -> Vec<f32> {
+    let c = &centres[(rng.next_u64() % centres.len() as u64) as usize];
+    c.iter().map(|x| x + 0.3 * rng.gaussian() as f32).collect()
+}
+
+fn centres() -> Vec<Vec<f32>> {
+    let mut rng = Rng::new(99);
+    (0..16).map(|_| (0..DIM).map(|_| rng.gaussian() as f32 * 3.0).collect()).collect()
+}
+
+fn insert_rows(db: &mut Client, ids: std::ops::Range<i32>, seed: u64) {
+    let cs = centres();
+    let mut rng = Rng::new(seed);
+    let stmt = db.prepare("INSERT INTO t (id, v) VALUES ($1, $2)").expect("prepare");
+    for id in ids {
+        let v = vector(&mut rng, &cs);
+        db.execute(&stmt, &[&id, &VecParam(&v)]).expect("insert");
+    }
+}
+
+/// Fraction of rows whose own vector finds them first, through the index.
+fn self_found(db: &mut Client) -> (usize, usize) {
+    db.batch_execute("SET enable_seqscan = off").expect("set");
+    let row = db
+        .query_one(
+            "SELECT count(*) FILTER (WHERE (SELECT t2.id FROM t t2 ORDER BY t2.v <-> t.v LIMIT 1) = t.id), count(*) FROM t",
+            &[],
+        )
+        .expect("self query");
+    (row.get::<_, i64>(0) as usize, row.get::<_, i64>(1) as usize)
+}
+
+fn check(db: &mut Client) {
+    let ok: bool = db.query_one("SELECT vecx_index_check('t_v')", &[]).expect("vecx_index_check").get(0);
+    assert!(ok);
+}
+
+#[test]
+fn concurrent_inserts_while_searching() {
+    let c = cluster("mp-concurrency", 55450);
+    let conn = c.conn_string("postgres");
+    let mut db = c.connect("postgres").unwrap();
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32)); CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)").unwrap();
+    insert_rows(&mut db, 0..500, 1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let searches = Arc::new(AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        let mut writers = Vec::new();
+        for w in 0..8 {
+            let conn = conn.clone();
+            writers.push(s.spawn(move || {
+                let mut db = Client::connect(&conn, postgres::NoTls).unwrap();
+                let start = 1000 + w * 400;
+                insert_rows(&mut db, start..start + 400, 10 + w as u64);
+            }));
+        }
+        for r in 0..3 {
+            let (conn, stop, searches) = (conn.clone(), stop.clone(), searches.clone());
+            s.spawn(move || {
+                let mut db = Client::connect(&conn, postgres::NoTls).unwrap();
+                db.batch_execute("SET enable_seqscan = off").unwrap();
+                let cs = centres();
+                let mut rng = Rng::new(500 + r);
+                let stmt = db.prepare("SELECT id FROM t ORDER BY v <-> $1 LIMIT 10").unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    let q = vector(&mut rng, &cs);
+                    let rows = db.query(&stmt, &[&VecParam(&q)]).expect("search during inserts");
+                    assert_eq!(rows.len(), 10);
+                    searches.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        for w in writers {
+            w.join().expect("writer");
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let (found, total) = self_found(&mut db);
+    eprintln!("concurrency: 8 writers x 400 rows with {} searches running; {found}/{total} rows find themselves first", searches.load(Ordering::Relaxed));
+    assert_eq!(total, 500 + 8 * 400);
+    assert!(found as f64 >= 0.99 * total as f64, "{found}/{total}");
+    check(&mut db);
+    assert!(!c.server_log().contains("terminated by signal"));
+}
+
+#[test]
+fn delete_vacuum_reinsert_cycles_reuse_space() {
+    let c = cluster("mp-vacuum", 55451);
+    let mut db = c.connect("postgres").unwrap();
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32)); CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)").unwrap();
+    insert_rows(&mut db, 0..3000, 7);
+    // Half deleted: recall on the rest stays high.
+    db.batch_execute("DELETE FROM t WHERE id % 2 = 0; VACUUM t").unwrap();
+    check(&mut db);
+    let (found, total) = self_found(&mut db);
+    assert!(found as f64 >= 0.98 * total as f64, "after deleting half: {found}/{total}");
+    let mut sizes = Vec::new();
+    for cycle in 0..5 {
+        db.batch_execute("DELETE FROM t; VACUUM t").unwrap();
+        insert_rows(&mut db, 0..3000, 100 + cycle);
+        check(&mut db);
+        let size: i64 = db.query_one("SELECT pg_relation_size('t_v')", &[]).unwrap().get(0);
+        sizes.push(size);
+    }
+    eprintln!("index sizes after each delete-all/vacuum/reinsert cycle: {sizes:?}");
+    assert!(sizes[4] as f64 <= sizes[0] as f64 * 1.10, "index grew from {} to {} bytes", sizes[0], sizes[4]);
+    let (found, total) = self_found(&mut db);
+    assert!(found as f64 >= 0.98 * total as f64, "after cycles: {found}/{total}");
+}
+
+fn results(db: &mut Client, queries: &[Vec<f32>]) -> Vec<Vec<i32>> {
+    db.batch_execute("SET enable_seqscan = off").unwrap();
+    let stmt = db.prepare("SELECT id FROM t ORDER BY v <-> $1 LIMIT 10").unwrap();
+    queries.iter().map(|q| db.query(&stmt, &[&VecParam(q)]).unwrap().iter().map(|r| r.get(0)).collect()).collect()
+}
+
+fn wait_for_replay(primary: &mut Client, standby: &mut Client) {
+    let lsn: String = primary.query_one("SELECT pg_current_wal_lsn()::text", &[]).unwrap().get(0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let caught: bool = standby
+            .query_one(&format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"), &[])
+            .unwrap()
+            .get(0);
+        if caught {
+            return;
+        }
+        assert!(Instant::now() < deadline, "standby did not catch up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn standby_matches_primary_and_crash_recovery_keeps_rows() {
+    let mut primary = cluster("mp-primary", 55452);
+    let mut db = primary.connect("postgres").unwrap();
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32))").unwrap();
+    insert_rows(&mut db, 0..2000, 3);
+    let mut standby = primary.base_backup(&default_dir("mp-standby"), 55453).expect("pg_basebackup");
+    standby.start().expect("standby start");
+    let mut sdb = standby.connect("postgres").unwrap();
+    let cs = centres();
+    let mut rng = Rng::new(77);
+    let queries: Vec<Vec<f32>> = (0..30).map(|_| vector(&mut rng, &cs)).collect();
+    let phases: [(&str, &str); 4] = [
+        ("build", "CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)"),
+        ("inserts", ""),
+        ("deletes", "DELETE FROM t WHERE id % 3 = 0"),
+        ("vacuum", "VACUUM t"),
+    ];
+    for (name, sql) in phases {
+        if name == "inserts" {
+            insert_rows(&mut db, 2000..3000, 4);
+        } else {
+            db.batch_execute(sql).unwrap();
+        }
+        wait_for_replay(&mut db, &mut sdb);
+        let (p, s) = (results(&mut db, &queries), results(&mut sdb, &queries));
+        assert_eq!(p, s, "standby differs from primary after {name}");
+        let ok: bool = sdb.query_one("SELECT vecx_index_check('t_v')", &[]).unwrap().get(0);
+        assert!(ok, "standby index check after {name}");
+    }
+    drop(sdb);
+    standby.stop().unwrap();
+
+    // Crash: kill -9 the postmaster while a session inserts, restart, check.
+    let conn = primary.conn_string("postgres");
+    let committed = Arc::new(AtomicUsize::new(0));
+    let inserter = {
+        let committed = committed.clone();
+        std::thread::spawn(move || {
+            let Ok(mut db) = Client::connect(&conn, postgres::NoTls) else { return };
+            let cs = centres();
+            let mut rng = Rng::new(9);
+            for id in 10_000..20_000 {
+                let v = vector(&mut rng, &cs);
+                if db.execute("INSERT INTO t (id, v) VALUES ($1, $2)", &[&id, &VecParam(&v)]).is_err() {
+                    return;
+                }
+                committed.store((id - 10_000 + 1) as usize, Ordering::SeqCst);
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(db);
+    primary.kill9().expect("kill -9");
+    let _ = inserter.join();
+    primary.start().expect("restart after crash");
+    let mut db = primary.connect("postgres").unwrap();
+    check(&mut db);
+    let committed = committed.load(Ordering::SeqCst) as i64;
+    let present: i64 = db.query_one("SELECT count(*) FROM t WHERE id >= 10000", &[]).unwrap().get(0);
+    assert!(present >= committed, "{present} rows after recovery, {committed} were committed");
+    // Every row is reachable through the index, and nearly every row finds itself first.
+    let total: i64 = db.query_one("SELECT count(*) FROM t", &[]).unwrap().get(0);
+    db.batch_execute("SET enable_seqscan = off").unwrap();
+    let through_index: i64 = db
+        .query_one("SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> (SELECT v FROM t LIMIT 1) LIMIT 1000000) s", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(through_index, total);
+    let (found, total) = self_found(&mut db);
+    eprintln!("crash recovery: {committed} inserts committed before kill -9; {found}/{total} rows find themselves first");
+    assert!(found as f64 >= 0.99 * total as f64, "{found}/{total}");
+}
