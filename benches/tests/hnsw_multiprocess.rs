@@ -121,13 +121,15 @@ fn delete_vacuum_reinsert_cycles_reuse_space() {
     db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32)); CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)").unwrap();
     insert_rows(&mut db, 0..3000, 7);
     // Half deleted: recall on the rest stays high.
-    db.batch_execute("DELETE FROM t WHERE id % 2 = 0; VACUUM t").unwrap();
+    db.batch_execute("DELETE FROM t WHERE id % 2 = 0").unwrap();
+    db.batch_execute("VACUUM t").unwrap();
     check(&mut db);
     let (found, total) = self_found(&mut db);
     assert!(found as f64 >= 0.98 * total as f64, "after deleting half: {found}/{total}");
     let mut sizes = Vec::new();
     for cycle in 0..5 {
-        db.batch_execute("DELETE FROM t; VACUUM t").unwrap();
+        db.batch_execute("DELETE FROM t").unwrap();
+        db.batch_execute("VACUUM t").unwrap();
         insert_rows(&mut db, 0..3000, 100 + cycle);
         check(&mut db);
         let size: i64 = db.query_one("SELECT pg_relation_size('t_v')", &[]).unwrap().get(0);
@@ -233,4 +235,72 @@ fn standby_matches_primary_and_crash_recovery_keeps_rows() {
     let (found, total) = self_found(&mut db);
     eprintln!("crash recovery: {committed} inserts committed before kill -9; {found}/{total} rows find themselves first");
     assert!(found as f64 >= 0.99 * total as f64, "{found}/{total}");
+}
+
+#[test]
+fn build_reports_progress_spills_past_memory_and_cancels() {
+    let c = cluster("mp-build", 55454);
+    let conn = c.conn_string("postgres");
+    let mut db = c.connect("postgres").unwrap();
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32))").unwrap();
+    db.batch_execute(
+        "INSERT INTO t SELECT i, (SELECT array_agg(sin(i * 0.37 + d) + cos(i * 0.011 * d)) FROM generate_series(1, 32) d WHERE i > 0)::vecx
+         FROM generate_series(1, 60000) i",
+    )
+    .unwrap();
+    // Progress: a second session sees the build's phase and tuple counts.
+    let seen = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut w = Client::connect(&conn, postgres::NoTls).unwrap();
+            let mut phases = std::collections::BTreeSet::new();
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while Instant::now() < deadline {
+                for r in w.query("SELECT phase, tuples_done FROM pg_stat_progress_create_index", &[]).unwrap() {
+                    phases.insert(r.get::<_, String>(0));
+                }
+                if phases.iter().any(|p| p.contains("writing pages")) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            phases
+        });
+        db.batch_execute("CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)").unwrap();
+        watcher.join().unwrap()
+    });
+    eprintln!("progress phases seen: {seen:?}");
+    assert!(seen.iter().any(|p| p.contains("building graph")), "{seen:?}");
+    check(&mut db);
+    db.batch_execute("DROP INDEX t_v").unwrap();
+
+    // A budget too small for the graph: the build continues on disk with a NOTICE.
+    db.batch_execute("SET maintenance_work_mem = '1MB'").unwrap();
+    let notices = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut noisy = {
+        let notices = notices.clone();
+        let mut cfg: postgres::Config = conn.parse().unwrap();
+        cfg.notice_callback(move |n| notices.lock().unwrap().push(n.message().to_string()));
+        cfg.connect(postgres::NoTls).unwrap()
+    };
+    noisy.batch_execute("SET maintenance_work_mem = '1MB'; CREATE TABLE s AS SELECT * FROM t WHERE id <= 12000").unwrap();
+    noisy.batch_execute("CREATE INDEX t_v ON s USING vecx_hnsw (v vecx_l2_ops)").unwrap();
+    let got = notices.lock().unwrap().clone();
+    assert!(got.iter().any(|n| n.contains("maintenance_work_mem")), "{got:?}");
+    let ok: bool = noisy.query_one("SELECT vecx_index_check('t_v')", &[]).unwrap().get(0);
+    assert!(ok);
+    let n: i64 = noisy.query_one("SELECT rows FROM vecx_index_stats('t_v')", &[]).unwrap().get(0);
+    assert_eq!(n, 12000);
+
+    // Cancel: statement_timeout stops a build promptly and leaves no index behind.
+    db.batch_execute("RESET maintenance_work_mem; SET statement_timeout = '300ms'").unwrap();
+    let start = Instant::now();
+    let err = db.batch_execute("CREATE INDEX t_v2 ON t USING vecx_hnsw (v vecx_l2_ops) WITH (m = 32, ef_construction = 200)").unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(err.code(), Some(&postgres::error::SqlState::QUERY_CANCELED), "{err}");
+    assert!(took < Duration::from_secs(2), "cancel took {took:?}");
+    db.batch_execute("RESET statement_timeout").unwrap();
+    let left: i64 = db.query_one("SELECT count(*) FROM pg_class WHERE relname = 't_v2'", &[]).unwrap().get(0);
+    assert_eq!(left, 0);
+    eprintln!("statement_timeout 300ms stopped the build after {took:?}");
+    assert!(!c.server_log().contains("terminated by signal"));
 }
