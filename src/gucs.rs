@@ -41,7 +41,15 @@ pub fn register() {
         GucFlags::default(),
     );
     // SAFETY: called once from _PG_init, after the GUCs above are defined.
-    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"vecx".as_ptr()) };
+    #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+    unsafe {
+        pgrx::pg_sys::MarkGUCPrefixReserved(c"vecx".as_ptr())
+    };
+    // PostgreSQL 13 and 14 only warn about unknown names under the prefix.
+    #[cfg(any(feature = "pg13", feature = "pg14"))]
+    unsafe {
+        pgrx::pg_sys::EmitWarningsOnPlaceholders(c"vecx".as_ptr())
+    };
 }
 
 /// The effective number of build threads.

@@ -252,12 +252,33 @@ impl Cluster {
         let p = self.port.to_string();
         run_as_postgres(
             &self.bindir.join("pg_basebackup"),
-            &["-h", &host, "-p", &p, "-U", "postgres", "-D", &dest, "-R", "-X", "stream", "--checkpoint=fast"],
+            &[
+                "-h",
+                &host,
+                "-p",
+                &p,
+                "-U",
+                "postgres",
+                "-D",
+                &dest,
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+            ],
         )?;
-        let mut conf = fs::OpenOptions::new().append(true).open(dir.join("postgresql.conf"))?;
+        let mut conf = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("postgresql.conf"))?;
         writeln!(conf, "port = {port}")?;
         writeln!(conf, "unix_socket_directories = '{}'", socket_dir.display())?;
-        Ok(Cluster { data_dir: dir.to_path_buf(), socket_dir, port, bindir: self.bindir.clone(), running: false })
+        Ok(Cluster {
+            data_dir: dir.to_path_buf(),
+            socket_dir,
+            port,
+            bindir: self.bindir.clone(),
+            running: false,
+        })
     }
 
     /// Promotes a standby to a primary and waits until it accepts writes.

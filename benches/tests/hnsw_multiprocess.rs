@@ -19,12 +19,17 @@ fn cluster(name: &str, port: u16) -> Cluster {
     let mut c = Cluster::init(
         &default_dir(name),
         port,
-        &["shared_buffers = '128MB'".into(), "max_connections = 50".into(), "fsync = on".into()],
+        &[
+            "shared_buffers = '128MB'".into(),
+            "max_connections = 50".into(),
+            "fsync = on".into(),
+        ],
     )
     .expect("initdb");
     c.start().expect("start");
     let mut db = c.connect("postgres").expect("connect");
-    db.batch_execute("CREATE EXTENSION vecx").expect("CREATE EXTENSION vecx (is the extension installed?)");
+    db.batch_execute("CREATE EXTENSION vecx")
+        .expect("CREATE EXTENSION vecx (is the extension installed?)");
     c
 }
 
@@ -36,13 +41,17 @@ fn vector(rng: &mut Rng, centres: &[Vec<f32>]) -> Vec<f32> {
 
 fn centres() -> Vec<Vec<f32>> {
     let mut rng = Rng::new(99);
-    (0..16).map(|_| (0..DIM).map(|_| rng.gaussian() as f32 * 3.0).collect()).collect()
+    (0..16)
+        .map(|_| (0..DIM).map(|_| rng.gaussian() as f32 * 3.0).collect())
+        .collect()
 }
 
 fn insert_rows(db: &mut Client, ids: std::ops::Range<i32>, seed: u64) {
     let cs = centres();
     let mut rng = Rng::new(seed);
-    let stmt = db.prepare("INSERT INTO t (id, v) VALUES ($1, $2)").expect("prepare");
+    let stmt = db
+        .prepare("INSERT INTO t (id, v) VALUES ($1, $2)")
+        .expect("prepare");
     for id in ids {
         let v = vector(&mut rng, &cs);
         db.execute(&stmt, &[&id, &VecParam(&v)]).expect("insert");
@@ -62,7 +71,10 @@ fn self_found(db: &mut Client) -> (usize, usize) {
 }
 
 fn check(db: &mut Client) {
-    let ok: bool = db.query_one("SELECT vecx_index_check('t_v')", &[]).expect("vecx_index_check").get(0);
+    let ok: bool = db
+        .query_one("SELECT vecx_index_check('t_v')", &[])
+        .expect("vecx_index_check")
+        .get(0);
     assert!(ok);
 }
 
@@ -92,10 +104,14 @@ fn concurrent_inserts_while_searching() {
                 db.batch_execute("SET enable_seqscan = off").unwrap();
                 let cs = centres();
                 let mut rng = Rng::new(500 + r);
-                let stmt = db.prepare("SELECT id FROM t ORDER BY v <-> $1 LIMIT 10").unwrap();
+                let stmt = db
+                    .prepare("SELECT id FROM t ORDER BY v <-> $1 LIMIT 10")
+                    .unwrap();
                 while !stop.load(Ordering::Relaxed) {
                     let q = vector(&mut rng, &cs);
-                    let rows = db.query(&stmt, &[&VecParam(&q)]).expect("search during inserts");
+                    let rows = db
+                        .query(&stmt, &[&VecParam(&q)])
+                        .expect("search during inserts");
                     assert_eq!(rows.len(), 10);
                     searches.fetch_add(1, Ordering::Relaxed);
                 }
@@ -125,34 +141,65 @@ fn delete_vacuum_reinsert_cycles_reuse_space() {
     db.batch_execute("VACUUM t").unwrap();
     check(&mut db);
     let (found, total) = self_found(&mut db);
-    assert!(found as f64 >= 0.98 * total as f64, "after deleting half: {found}/{total}");
+    assert!(
+        found as f64 >= 0.98 * total as f64,
+        "after deleting half: {found}/{total}"
+    );
     let mut sizes = Vec::new();
     for cycle in 0..5 {
         db.batch_execute("DELETE FROM t").unwrap();
         db.batch_execute("VACUUM t").unwrap();
         insert_rows(&mut db, 0..3000, 100 + cycle);
         check(&mut db);
-        let size: i64 = db.query_one("SELECT pg_relation_size('t_v')", &[]).unwrap().get(0);
+        let size: i64 = db
+            .query_one("SELECT pg_relation_size('t_v')", &[])
+            .unwrap()
+            .get(0);
         sizes.push(size);
     }
     eprintln!("index sizes after each delete-all/vacuum/reinsert cycle: {sizes:?}");
-    assert!(sizes[4] as f64 <= sizes[0] as f64 * 1.10, "index grew from {} to {} bytes", sizes[0], sizes[4]);
+    assert!(
+        sizes[4] as f64 <= sizes[0] as f64 * 1.10,
+        "index grew from {} to {} bytes",
+        sizes[0],
+        sizes[4]
+    );
     let (found, total) = self_found(&mut db);
-    assert!(found as f64 >= 0.98 * total as f64, "after cycles: {found}/{total}");
+    assert!(
+        found as f64 >= 0.98 * total as f64,
+        "after cycles: {found}/{total}"
+    );
 }
 
 fn results(db: &mut Client, queries: &[Vec<f32>]) -> Vec<Vec<i32>> {
     db.batch_execute("SET enable_seqscan = off").unwrap();
-    let stmt = db.prepare("SELECT id FROM t ORDER BY v <-> $1 LIMIT 10").unwrap();
-    queries.iter().map(|q| db.query(&stmt, &[&VecParam(q)]).unwrap().iter().map(|r| r.get(0)).collect()).collect()
+    let stmt = db
+        .prepare("SELECT id FROM t ORDER BY v <-> $1 LIMIT 10")
+        .unwrap();
+    queries
+        .iter()
+        .map(|q| {
+            db.query(&stmt, &[&VecParam(q)])
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        })
+        .collect()
 }
 
 fn wait_for_replay(primary: &mut Client, standby: &mut Client) {
-    let lsn: String = primary.query_one("SELECT pg_current_wal_lsn()::text", &[]).unwrap().get(0);
+    let lsn: String = primary
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .unwrap()
+        .get(0);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let caught: bool = standby
-            .query_one(&format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"), &[])
+            .query_one(
+                &format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn"),
+                &[],
+            )
             .unwrap()
             .get(0);
         if caught {
@@ -167,16 +214,22 @@ fn wait_for_replay(primary: &mut Client, standby: &mut Client) {
 fn standby_matches_primary_and_crash_recovery_keeps_rows() {
     let mut primary = cluster("mp-primary", 55452);
     let mut db = primary.connect("postgres").unwrap();
-    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32))").unwrap();
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32))")
+        .unwrap();
     insert_rows(&mut db, 0..2000, 3);
-    let mut standby = primary.base_backup(&default_dir("mp-standby"), 55453).expect("pg_basebackup");
+    let mut standby = primary
+        .base_backup(&default_dir("mp-standby"), 55453)
+        .expect("pg_basebackup");
     standby.start().expect("standby start");
     let mut sdb = standby.connect("postgres").unwrap();
     let cs = centres();
     let mut rng = Rng::new(77);
     let queries: Vec<Vec<f32>> = (0..30).map(|_| vector(&mut rng, &cs)).collect();
     let phases: [(&str, &str); 4] = [
-        ("build", "CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)"),
+        (
+            "build",
+            "CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)",
+        ),
         ("inserts", ""),
         ("deletes", "DELETE FROM t WHERE id % 3 = 0"),
         ("vacuum", "VACUUM t"),
@@ -190,7 +243,10 @@ fn standby_matches_primary_and_crash_recovery_keeps_rows() {
         wait_for_replay(&mut db, &mut sdb);
         let (p, s) = (results(&mut db, &queries), results(&mut sdb, &queries));
         assert_eq!(p, s, "standby differs from primary after {name}");
-        let ok: bool = sdb.query_one("SELECT vecx_index_check('t_v')", &[]).unwrap().get(0);
+        let ok: bool = sdb
+            .query_one("SELECT vecx_index_check('t_v')", &[])
+            .unwrap()
+            .get(0);
         assert!(ok, "standby index check after {name}");
     }
     drop(sdb);
@@ -202,12 +258,20 @@ fn standby_matches_primary_and_crash_recovery_keeps_rows() {
     let inserter = {
         let committed = committed.clone();
         std::thread::spawn(move || {
-            let Ok(mut db) = Client::connect(&conn, postgres::NoTls) else { return };
+            let Ok(mut db) = Client::connect(&conn, postgres::NoTls) else {
+                return;
+            };
             let cs = centres();
             let mut rng = Rng::new(9);
             for id in 10_000..20_000 {
                 let v = vector(&mut rng, &cs);
-                if db.execute("INSERT INTO t (id, v) VALUES ($1, $2)", &[&id, &VecParam(&v)]).is_err() {
+                if db
+                    .execute(
+                        "INSERT INTO t (id, v) VALUES ($1, $2)",
+                        &[&id, &VecParam(&v)],
+                    )
+                    .is_err()
+                {
                     return;
                 }
                 committed.store((id - 10_000 + 1) as usize, Ordering::SeqCst);
@@ -222,8 +286,14 @@ fn standby_matches_primary_and_crash_recovery_keeps_rows() {
     let mut db = primary.connect("postgres").unwrap();
     check(&mut db);
     let committed = committed.load(Ordering::SeqCst) as i64;
-    let present: i64 = db.query_one("SELECT count(*) FROM t WHERE id >= 10000", &[]).unwrap().get(0);
-    assert!(present >= committed, "{present} rows after recovery, {committed} were committed");
+    let present: i64 = db
+        .query_one("SELECT count(*) FROM t WHERE id >= 10000", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        present >= committed,
+        "{present} rows after recovery, {committed} were committed"
+    );
     // Every row is reachable through the index, and nearly every row finds itself first.
     let total: i64 = db.query_one("SELECT count(*) FROM t", &[]).unwrap().get(0);
     db.batch_execute("SET enable_seqscan = off").unwrap();
@@ -242,7 +312,8 @@ fn build_reports_progress_spills_past_memory_and_cancels() {
     let c = cluster("mp-build", 55454);
     let conn = c.conn_string("postgres");
     let mut db = c.connect("postgres").unwrap();
-    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32))").unwrap();
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32))")
+        .unwrap();
     db.batch_execute(
         "INSERT INTO t SELECT i, (SELECT array_agg(sin(i * 0.37 + d) + cos(i * 0.011 * d)) FROM generate_series(1, 32) d WHERE i > 0)::vecx
          FROM generate_series(1, 60000) i",
@@ -255,7 +326,13 @@ fn build_reports_progress_spills_past_memory_and_cancels() {
             let mut phases = std::collections::BTreeSet::new();
             let deadline = Instant::now() + Duration::from_secs(120);
             while Instant::now() < deadline {
-                for r in w.query("SELECT phase, tuples_done FROM pg_stat_progress_create_index", &[]).unwrap() {
+                for r in w
+                    .query(
+                        "SELECT phase, tuples_done FROM pg_stat_progress_create_index",
+                        &[],
+                    )
+                    .unwrap()
+                {
                     phases.insert(r.get::<_, String>(0));
                 }
                 if phases.iter().any(|p| p.contains("writing pages")) {
@@ -265,16 +342,21 @@ fn build_reports_progress_spills_past_memory_and_cancels() {
             }
             phases
         });
-        db.batch_execute("CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)").unwrap();
+        db.batch_execute("CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)")
+            .unwrap();
         watcher.join().unwrap()
     });
     eprintln!("progress phases seen: {seen:?}");
-    assert!(seen.iter().any(|p| p.contains("building graph")), "{seen:?}");
+    assert!(
+        seen.iter().any(|p| p.contains("building graph")),
+        "{seen:?}"
+    );
     check(&mut db);
     db.batch_execute("DROP INDEX t_v").unwrap();
 
     // A budget too small for the graph: the build continues on disk with a NOTICE.
-    db.batch_execute("SET maintenance_work_mem = '1MB'").unwrap();
+    db.batch_execute("SET maintenance_work_mem = '1MB'")
+        .unwrap();
     let notices = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let mut noisy = {
         let notices = notices.clone();
@@ -282,24 +364,47 @@ fn build_reports_progress_spills_past_memory_and_cancels() {
         cfg.notice_callback(move |n| notices.lock().unwrap().push(n.message().to_string()));
         cfg.connect(postgres::NoTls).unwrap()
     };
-    noisy.batch_execute("SET maintenance_work_mem = '1MB'; CREATE TABLE s AS SELECT * FROM t WHERE id <= 12000").unwrap();
-    noisy.batch_execute("CREATE INDEX t_v ON s USING vecx_hnsw (v vecx_l2_ops)").unwrap();
+    noisy
+        .batch_execute(
+            "SET maintenance_work_mem = '1MB'; CREATE TABLE s AS SELECT * FROM t WHERE id <= 12000",
+        )
+        .unwrap();
+    noisy
+        .batch_execute("CREATE INDEX t_v ON s USING vecx_hnsw (v vecx_l2_ops)")
+        .unwrap();
     let got = notices.lock().unwrap().clone();
-    assert!(got.iter().any(|n| n.contains("maintenance_work_mem")), "{got:?}");
-    let ok: bool = noisy.query_one("SELECT vecx_index_check('t_v')", &[]).unwrap().get(0);
+    assert!(
+        got.iter().any(|n| n.contains("maintenance_work_mem")),
+        "{got:?}"
+    );
+    let ok: bool = noisy
+        .query_one("SELECT vecx_index_check('t_v')", &[])
+        .unwrap()
+        .get(0);
     assert!(ok);
-    let n: i64 = noisy.query_one("SELECT rows FROM vecx_index_stats('t_v')", &[]).unwrap().get(0);
+    let n: i64 = noisy
+        .query_one("SELECT rows FROM vecx_index_stats('t_v')", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(n, 12000);
 
     // Cancel: statement_timeout stops a build promptly and leaves no index behind.
-    db.batch_execute("RESET maintenance_work_mem; SET statement_timeout = '300ms'").unwrap();
+    db.batch_execute("RESET maintenance_work_mem; SET statement_timeout = '300ms'")
+        .unwrap();
     let start = Instant::now();
     let err = db.batch_execute("CREATE INDEX t_v2 ON t USING vecx_hnsw (v vecx_l2_ops) WITH (m = 32, ef_construction = 200)").unwrap_err();
     let took = start.elapsed();
-    assert_eq!(err.code(), Some(&postgres::error::SqlState::QUERY_CANCELED), "{err}");
+    assert_eq!(
+        err.code(),
+        Some(&postgres::error::SqlState::QUERY_CANCELED),
+        "{err}"
+    );
     assert!(took < Duration::from_secs(2), "cancel took {took:?}");
     db.batch_execute("RESET statement_timeout").unwrap();
-    let left: i64 = db.query_one("SELECT count(*) FROM pg_class WHERE relname = 't_v2'", &[]).unwrap().get(0);
+    let left: i64 = db
+        .query_one("SELECT count(*) FROM pg_class WHERE relname = 't_v2'", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(left, 0);
     eprintln!("statement_timeout 300ms stopped the build after {took:?}");
     assert!(!c.server_log().contains("terminated by signal"));

@@ -325,11 +325,7 @@ fn write_pages(
             vector,
             first_chunk,
         );
-        add(
-            page.as_ref().expect("an element page is open"),
-            &element,
-            p.element,
-        );
+        add(open_page(&page), &element, p.element);
         if p.new_page_for_neighbors {
             page = Some(new_page(p.neighbors.block, pages::PAGE_ELEMENTS));
         }
@@ -339,13 +335,25 @@ fn write_pages(
             .map(|l| l.iter().map(|n| placed[*n as usize].0).collect())
             .collect();
         add(
-            page.as_ref().expect("an element page is open"),
+            open_page(&page),
             &format::encode_neighbors(level, m, &lists),
             p.neighbors,
         );
     }
     drop(page);
     layout.blocks()
+}
+
+/// The element page being filled (the layout always opens one before the first item).
+fn open_page(page: &Option<Buf>) -> &Buf {
+    match page {
+        Some(b) => b,
+        None => raise_code(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "vecx_hnsw build: no element page open",
+            None,
+        ),
+    }
 }
 
 pub fn write_meta_page(page: pg_sys::Page, meta: &Meta) {

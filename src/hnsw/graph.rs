@@ -59,6 +59,8 @@ pub struct PageGraph {
     pub dims: usize,
     pub params: Params,
     scratch: std::cell::RefCell<Vec<f32>>,
+    /// Blocks in the index as last seen (re-read only when a reference points beyond it).
+    nblocks: std::cell::Cell<u32>,
     /// Headers of elements read so far in this graph's short life (one insert or one scan):
     /// saves re-reading an element's page to find its neighbour tuple or heap TID.
     infos: std::cell::RefCell<vecx_core::hnsw::fxhash::FxHashMap<Tid, ElementInfo>>,
@@ -77,6 +79,7 @@ impl PageGraph {
             },
             meta,
             scratch: std::cell::RefCell::new(Vec::new()),
+            nblocks: std::cell::Cell::new(pages::nblocks(index)),
             infos: std::cell::RefCell::new(Default::default()),
         }
     }
@@ -99,7 +102,11 @@ impl PageGraph {
     }
 
     fn check_block(&self, id: Tid) {
-        if id.block == META_BLOCK || id.block >= pages::nblocks(self.index) {
+        if id.block >= self.nblocks.get() {
+            // The index may have grown since we looked (concurrent inserts).
+            self.nblocks.set(pages::nblocks(self.index));
+        }
+        if id.block == META_BLOCK || id.block >= self.nblocks.get() {
             corrupted(
                 self.index,
                 format!("Reference to block {} outside the index.", id.block),
@@ -139,6 +146,17 @@ impl PageGraph {
         scratch.clear();
         match e.vector {
             VectorPlace::Inline(bytes) => {
+                if cfg!(target_endian = "little")
+                    && (bytes.as_ptr() as usize) % std::mem::align_of::<f32>() == 0
+                {
+                    // SAFETY: the bytes are `dims` little-endian f32 values inside the locked page,
+                    // 4-byte aligned (checked), on a little-endian target: they are valid f32s,
+                    // borrowed only while the buffer lock is held.
+                    let v = unsafe {
+                        std::slice::from_raw_parts(bytes.as_ptr() as *const f32, bytes.len() / 4)
+                    };
+                    return f(v, info);
+                }
                 format::read_floats(bytes, &mut scratch);
                 drop(buf);
             }

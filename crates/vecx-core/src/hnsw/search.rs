@@ -7,6 +7,16 @@ use super::fxhash::FxHashSet as HashSet;
 
 use super::{GraphView, Scored};
 
+/// Everything a layer search learned: its `ef` best results (sorted), and every element it
+/// computed a distance for but did not expand (the frontier a continuation starts from).
+pub struct LayerSearch<I> {
+    pub best: Vec<Scored<I>>,
+    /// Discovered elements whose neighbours were not read, with their distances.
+    pub frontier: Vec<Scored<I>>,
+    /// Every discovered element, expanded or not, with its distance.
+    pub discovered: Vec<Scored<I>>,
+}
+
 /// Algorithm 2: best-first search of `level` from `entry`, keeping the `ef` closest elements
 /// found. Returns them sorted by ascending distance. `visited` persists across calls so a caller
 /// can continue a search.
@@ -18,14 +28,33 @@ pub fn search_layer<G: GraphView>(
     level: usize,
     visited: &mut HashSet<G::Id>,
 ) -> Vec<Scored<G::Id>> {
+    search_layer_state(g, query, entry, ef, level, visited, false).best
+}
+
+/// Algorithm 2, optionally recording what a continuation needs (`record`): the discovered
+/// elements and which of them were never expanded.
+pub fn search_layer_state<G: GraphView>(
+    g: &G,
+    query: &[f32],
+    entry: &[Scored<G::Id>],
+    ef: usize,
+    level: usize,
+    visited: &mut HashSet<G::Id>,
+    record: bool,
+) -> LayerSearch<G::Id> {
     let ef = ef.max(1);
     // C: candidates to expand (closest first); W: the ef best found (furthest on top).
     let mut candidates: BinaryHeap<Reverse<Scored<G::Id>>> = BinaryHeap::new();
     let mut best: BinaryHeap<Scored<G::Id>> = BinaryHeap::new();
+    let mut discovered = Vec::new();
+    let mut expanded: HashSet<G::Id> = HashSet::default();
     for e in entry {
         if visited.insert(e.id) {
             candidates.push(Reverse(*e));
             best.push(*e);
+            if record {
+                discovered.push(*e);
+            }
         }
     }
     while best.len() > ef {
@@ -36,14 +65,20 @@ pub fn search_layer<G: GraphView>(
         if c.dist > furthest && best.len() >= ef {
             break; // every remaining candidate is further than the worst kept result
         }
+        if record {
+            expanded.insert(c.id);
+        }
         for n in g.neighbors(c.id, level) {
             if !visited.insert(n) {
                 continue;
             }
             let d = g.distance(query, n);
+            let s = Scored { dist: d, id: n };
+            if record {
+                discovered.push(s);
+            }
             let furthest = best.peek().map_or(f32::INFINITY, |f| f.dist);
             if best.len() < ef || d < furthest {
-                let s = Scored { dist: d, id: n };
                 candidates.push(Reverse(s));
                 best.push(s);
                 if best.len() > ef {
@@ -52,7 +87,20 @@ pub fn search_layer<G: GraphView>(
             }
         }
     }
-    best.into_sorted_vec()
+    let frontier = if record {
+        discovered
+            .iter()
+            .copied()
+            .filter(|s| !expanded.contains(&s.id))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    LayerSearch {
+        best: best.into_sorted_vec(),
+        frontier,
+        discovered,
+    }
 }
 
 /// Greedy descent (Algorithm 5, first loop): from `entry` on `from_level` down to

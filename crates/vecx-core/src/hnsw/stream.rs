@@ -7,7 +7,8 @@
 //! result heap R, every unexpanded one in the candidate heap C; the closest element of R is
 //! yielded once every candidate in C is strictly further (so everything as near, itself
 //! included, has been expanded), otherwise the closest candidate is expanded first. The first results come from an ordinary `ef`-wide
-//! layer search, so an unfiltered query costs what a plain HNSW search costs.
+//! layer search, continued exactly where it stopped (no element is evaluated twice), so an
+//! unfiltered query costs what a plain HNSW search costs.
 //!
 //! Graph search is approximate: expanding a distant candidate can still reveal an element closer
 //! than one already yielded. Such late elements are reported as such ([`Next::Late`]) so the
@@ -19,7 +20,7 @@ use std::collections::BinaryHeap;
 
 use super::fxhash::FxHashSet as HashSet;
 
-use super::search::{descend, search_layer};
+use super::search::{descend, search_layer_state};
 use super::{GraphView, Scored};
 
 /// What [`Stream::next`] produced.
@@ -55,26 +56,17 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
             id: entry,
         };
         let near = descend(g, query, start, entry_level, 0);
-        let mut seen = HashSet::default();
-        let found = search_layer(g, query, &[near], ef, 0, &mut seen);
-        // Only the kept elements count as visited: the ones the window search saw and dropped
-        // must be discoverable again by the continuation, or they would never be yielded.
-        let visited: HashSet<I> = found.iter().map(|f| f.id).collect();
-        let mut s = Stream {
-            computed: seen.len(),
+        let mut visited = HashSet::default();
+        let layer = search_layer_state(g, query, &[near], ef, 0, &mut visited, true);
+        // Continue exactly where the window search stopped: everything it computed a distance
+        // for is a result to yield (once), everything it did not expand is still a candidate.
+        Stream {
+            computed: visited.len(),
             visited,
-            candidates: BinaryHeap::new(),
-            results: BinaryHeap::new(),
+            candidates: layer.frontier.into_iter().map(Reverse).collect(),
+            results: layer.discovered.into_iter().map(Reverse).collect(),
             last: f32::NEG_INFINITY,
-        };
-        // The ef-window search expanded its closest elements but not necessarily all of them;
-        // every found element goes back into C so the continuation explores from all of them.
-        // (Re-expanding an element only costs neighbour reads: its neighbours are visited.)
-        for f in found {
-            s.results.push(Reverse(f));
-            s.candidates.push(Reverse(f));
         }
-        s
     }
 
     /// The next element, or `None` when the reachable graph is exhausted.
