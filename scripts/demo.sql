@@ -46,6 +46,22 @@ FROM docs d, (SELECT embedding FROM docs WHERE id = 42) q
 WHERE d.category = 3
 ORDER BY d.embedding <-> q.embedding LIMIT 5;
 
+\echo '--- an HNSW index: the same searches through vecx_hnsw'
+CREATE INDEX docs_embedding_idx ON docs USING vecx_hnsw (embedding vecx_l2_ops) WITH (m = 16, ef_construction = 64);
+SELECT * FROM vecx_index_stats('docs_embedding_idx');
+EXPLAIN (COSTS OFF)
+SELECT d.id FROM docs d ORDER BY d.embedding <-> (SELECT embedding FROM docs WHERE id = 42) LIMIT 5;
+SELECT d.id, d.category, round((d.embedding <-> q.embedding)::numeric, 3) AS distance
+FROM docs d, (SELECT embedding FROM docs WHERE id = 42) q
+ORDER BY d.embedding <-> q.embedding LIMIT 5;
+\echo '--- filtered through the index: category 3 is 1/8 of the rows, the scan keeps going until 5 match'
+SET enable_seqscan = off;
+SELECT d.id, d.category, round((d.embedding <-> q.embedding)::numeric, 3) AS distance
+FROM docs d, (SELECT embedding FROM docs WHERE id = 42) q
+WHERE d.category = 3
+ORDER BY d.embedding <-> q.embedding LIMIT 5;
+RESET enable_seqscan;
+
 \echo '--- per-category centroids (avg) and how far document 42 is from each'
 SELECT category, count(*) AS docs,
        round((avg(embedding) <-> (SELECT embedding FROM docs WHERE id = 42))::numeric, 3) AS distance_to_42

@@ -118,6 +118,13 @@ SELECT id FROM big ORDER BY v <-> array_fill(7.2::real, ARRAY[4096])::vecx LIMIT
 INSERT INTO big VALUES (31, array_fill(100::real, ARRAY[4096])::vecx);
 SELECT id FROM big ORDER BY v <-> array_fill(99::real, ARRAY[4096])::vecx LIMIT 1;
 SELECT vecx_index_check('big_idx');
+-- The type's limit: 16,000 dimensions (each vector on 8 pages of its own).
+CREATE TABLE huge (id int, v vecx(16000));
+INSERT INTO huge SELECT i, array_fill(i::real, ARRAY[16000])::vecx FROM generate_series(1, 12) i;
+CREATE INDEX huge_idx ON huge USING vecx_hnsw (v vecx_cosine_ops);
+INSERT INTO huge SELECT 13, array_fill(-1::real, ARRAY[16000])::vecx;
+SELECT id FROM huge ORDER BY v <=> array_fill(-2::real, ARRAY[16000])::vecx LIMIT 1;
+SELECT vecx_index_check('huge_idx'), (SELECT rows FROM vecx_index_stats('huge_idx'));
 -- Identical vectors and zero vectors under cosine.
 CREATE TABLE same (id int, v vecx(3));
 INSERT INTO same SELECT i, '[1,2,3]' FROM generate_series(1, 300) i;
@@ -126,4 +133,4 @@ CREATE INDEX ON same USING vecx_hnsw (v vecx_cosine_ops);
 SELECT count(*) FROM (SELECT id FROM same ORDER BY v <=> '[1,2,3]' LIMIT 1000) s;
 RESET enable_seqscan;
 SELECT err($$SELECT vecx_index_stats('h')$$);
-DROP TABLE h, hq, centres, exact, exact2, approx, e, u, big, same;
+DROP TABLE h, hq, centres, exact, exact2, approx, e, u, big, huge, same;
