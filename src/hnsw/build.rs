@@ -356,6 +356,27 @@ fn open_page(page: &Option<Buf>) -> &Buf {
     }
 }
 
+/// The seed of an index's level generator (from its OID, so a rebuild draws the same levels).
+fn index_seed(index: pg_sys::Relation) -> u64 {
+    // SAFETY: rd_id is the OID of an open relation.
+    unsafe { (*index).rd_id }.to_u32() as u64 * 0x9e37_79b9 + 1
+}
+
+/// A meta page for an index with no elements yet.
+fn empty_meta(dims: usize, metric: Metric, params: &Params, seed: u64) -> Meta {
+    Meta {
+        dims: dims as u32,
+        metric: metric_code(metric),
+        m: params.m as u32,
+        ef_construction: params.ef_construction as u32,
+        entry: Tid::INVALID,
+        entry_level: 0,
+        seed,
+        inserted: 0,
+        insert_page: 0,
+    }
+}
+
 pub fn write_meta_page(page: pg_sys::Page, meta: &Meta) {
     pages::init_page(page, pages::PAGE_META);
     let bytes = meta.encode();
@@ -400,8 +421,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         );
     }
     let dims = state.dims.unwrap_or(0);
-    // SAFETY: rd_id is the index OID.
-    let seed = unsafe { (*index).rd_id }.to_u32() as u64 * 0x9e37_79b9 + 1;
+    let seed = index_seed(index);
     let cap = level_cap(m);
     let n = state.tids.len();
     let levels: Vec<u8> = state
@@ -424,20 +444,10 @@ pub unsafe extern "C-unwind" fn ambuild(
         None => (None, 0),
     };
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
-    let meta0 = Meta {
-        dims: dims as u32,
-        metric: metric_code(metric),
-        m: m as u32,
-        ef_construction: ef_construction as u32,
-        entry: Tid::INVALID,
-        entry_level: 0,
-        seed,
-        inserted: n as u64,
-        insert_page: 0,
-    };
     let meta = Meta {
         entry_level: entry_level as u32,
-        ..meta0
+        inserted: n as u64,
+        ..empty_meta(dims, metric, &params, seed)
     };
     let nblocks = write_pages(index, &graph, &state.tids, &meta, entry);
     drop(graph);
@@ -526,20 +536,13 @@ unsafe extern "C-unwind" fn overflow_callback(
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let (m, ef_construction) = options::of_index(index);
-    let metric = index_metric(index);
-    // SAFETY: rd_id is the index OID.
-    let seed = unsafe { (*index).rd_id }.to_u32() as u64 * 0x9e37_79b9 + 1;
-    let meta = Meta {
-        dims: typmod_dims(index).unwrap_or(0) as u32,
-        metric: metric_code(metric),
-        m: m as u32,
-        ef_construction: ef_construction as u32,
-        entry: Tid::INVALID,
-        entry_level: 0,
-        seed,
-        inserted: 0,
-        insert_page: 0,
-    };
+    let params = Params { m, ef_construction };
+    let meta = empty_meta(
+        typmod_dims(index).unwrap_or(0),
+        index_metric(index),
+        &params,
+        index_seed(index),
+    );
     let buf = Buf::extend(index, pg_sys::ForkNumber::INIT_FORKNUM);
     write_meta_page(buf.page(), &meta);
     buf.mark_dirty();

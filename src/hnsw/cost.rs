@@ -41,7 +41,12 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         // (more neighbours are already visited) and grows slowly with the index size; the
         // constant follows pgvector's measured estimator. The scan's window search is twice
         // ef_search wide.
-        let m = 16.0f64;
+        let index = pg_sys::index_open(
+            (*(*path).indexinfo).indexoid,
+            pg_sys::NoLock as pg_sys::LOCKMODE,
+        );
+        let m = (super::graph::read_meta(index).m as f64).max(2.0);
+        pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
         let ef = 2.0 * HNSW_EF_SEARCH.get().max(1) as f64;
         let levels = tuples.ln() / m.ln();
         let share = (0.55 * tuples.ln() / (m.ln() * (1.0 + ef.ln()))).min(1.0);
