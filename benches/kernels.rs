@@ -9,19 +9,16 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use vecx_bench::dataset::Rng;
 use vecx_core::distance::{self, scalar, simd};
 
 type Kernel = fn(&[f32], &[f32]) -> f64;
 
 fn vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut s = seed | 1;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
-    (0..n).map(|_| (0..dim).map(|_| next()).collect()).collect()
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|_| (0..dim).map(|_| rng.uniform() as f32 - 0.5).collect())
+        .collect()
 }
 
 /// Distances per second of `kernel` over `base`, measured for about `budget`.

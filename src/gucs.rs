@@ -46,6 +46,7 @@ pub fn register() {
         pgrx::pg_sys::MarkGUCPrefixReserved(c"vecx".as_ptr())
     };
     // PostgreSQL 13 and 14 only warn about unknown names under the prefix.
+    // SAFETY: as above.
     #[cfg(any(feature = "pg13", feature = "pg14"))]
     unsafe {
         pgrx::pg_sys::EmitWarningsOnPlaceholders(c"vecx".as_ptr())

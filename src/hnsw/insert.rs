@@ -21,8 +21,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use vecx_core::hnsw::format::{self, Meta, Tid};
-use vecx_core::hnsw::search::{descend, search_layer};
-use vecx_core::hnsw::select::select_neighbors;
+use vecx_core::hnsw::select::{neighbors_for_insert, select_neighbors};
 use vecx_core::hnsw::{level_of, GraphView, Scored};
 
 use super::build::{check_dims, level_cap, level_key, tid_of, write_meta_page};
@@ -62,20 +61,20 @@ pub unsafe extern "C-unwind" fn aminsert(
 /// Inserts one vector for heap row `heap`.
 pub fn insert_vector(index: pg_sys::Relation, heap: Tid, vector: &[f32]) {
     let _lock = PageLock::acquire(index, UPDATE_LOCK, pg_sys::ShareLock);
-    let mut meta = read_meta(index);
-    if meta.dims == 0 {
-        meta = set_dims(index, vector.len());
+    let mut g = PageGraph::open(index);
+    if g.meta.dims == 0 {
+        set_dims(index, vector.len());
+        g = PageGraph::open(index);
     }
-    check_dims(meta.dims as usize, vector.len());
-    let g = PageGraph::open(index);
-    let level = level_of(&g.params, meta.seed, level_key(heap)).min(level_cap(g.params.m));
-    let id = place_element(&g, &meta, level, heap, vector);
+    check_dims(g.dims, vector.len());
+    let level = level_of(&g.params, g.meta.seed, level_key(heap)).min(level_cap(g.params.m));
+    let id = place_element(&g, &g.meta, level, heap, vector);
     link(&g, id, level, vector);
 }
 
 /// First vector into an index built empty on a column without a type modifier: the index takes
 /// its dimension count.
-fn set_dims(index: pg_sys::Relation, dims: usize) -> Meta {
+fn set_dims(index: pg_sys::Relation, dims: usize) {
     let buf = Buf::read(index, META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
     let mut meta = match Meta::decode(pages::contents(buf.page(), format::META_LEN)) {
         Ok(m) => m,
@@ -88,7 +87,6 @@ fn set_dims(index: pg_sys::Relation, dims: usize) -> Meta {
         write_meta_page(page, &meta);
         wal.finish();
     }
-    meta
 }
 
 /// Writes the element and its empty neighbour tuple; returns the element's TID.
@@ -229,36 +227,23 @@ fn write_chunks(index: pg_sys::Relation, vector: &[f32]) -> u32 {
 
 /// Links element `q` (level `level`, vector `qv`) into the graph.
 fn link(g: &PageGraph, q: Tid, level: usize, qv: &[f32]) {
-    let meta = read_meta(g.index);
-    if !meta.entry.is_valid() {
-        set_entry(g.index, q, level);
-        return;
-    }
-    let (ep, top) = (meta.entry, meta.entry_level as usize);
-    let mut cur = Scored {
-        dist: g.distance(qv, ep),
-        id: ep,
-    };
-    if top > level {
-        cur = descend(g, qv, cur, top, level);
-    }
-    let mut eps = vec![cur];
-    let mut own: Vec<Vec<Tid>> = vec![Vec::new(); level + 1];
-    let mut backlinks: Vec<(usize, Vec<Scored<Tid>>)> = Vec::new();
-    for lc in (0..=level.min(top)).rev() {
-        let mut visited = vecx_core::hnsw::fxhash::FxHashSet::default();
-        let found = search_layer(g, qv, &eps, g.params.ef_construction, lc, &mut visited);
-        let live: Vec<Scored<Tid>> = found
-            .iter()
-            .copied()
-            .filter(|s| s.id != q && g.info(s.id).state == format::STATE_LIVE)
-            .collect();
-        let chosen = select_neighbors(g, &live, g.params.max_neighbors(lc));
-        own[lc] = chosen.iter().map(|s| s.id).collect();
-        backlinks.push((lc, chosen));
-        if !found.is_empty() {
-            eps = found;
+    // The entry point as of PageGraph::open, a moment ago: a newer one only matters for the
+    // descent's starting point, and set_entry re-checks under the meta page lock.
+    let (mut ep, mut top) = (g.meta.entry, g.meta.entry_level as usize);
+    if !ep.is_valid() {
+        if set_entry(g.index, q, level) {
+            return;
         }
+        // Another insert made the first entry point meanwhile: link to the graph it started.
+        let meta = read_meta(g.index);
+        (ep, top) = (meta.entry, meta.entry_level as usize);
+    }
+    let backlinks = neighbors_for_insert(g, q, qv, level, ep, top, &g.params, |id| {
+        g.info(id).state == format::STATE_LIVE
+    });
+    let mut own: Vec<Vec<Tid>> = vec![Vec::new(); level + 1];
+    for (lc, chosen) in &backlinks {
+        own[*lc] = chosen.iter().map(|s| s.id).collect();
     }
     write_lists(g, q, |lists| {
         for (lc, l) in own.iter().enumerate() {
@@ -278,8 +263,9 @@ fn link(g: &PageGraph, q: Tid, level: usize, qv: &[f32]) {
     }
 }
 
-/// Makes `q` the entry point if its level is above the current one (checked under the lock).
-fn set_entry(index: pg_sys::Relation, q: Tid, level: usize) {
+/// Makes `q` the entry point if there is none or its level is above the current one (checked
+/// under the meta page lock); returns whether `q` is now the entry point.
+fn set_entry(index: pg_sys::Relation, q: Tid, level: usize) -> bool {
     let buf = Buf::read(index, META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
     let mut meta = match Meta::decode(pages::contents(buf.page(), format::META_LEN)) {
         Ok(m) => m,
@@ -292,7 +278,9 @@ fn set_entry(index: pg_sys::Relation, q: Tid, level: usize) {
         let page = wal.register(&buf, false);
         write_meta_page(page, &meta);
         wal.finish();
+        return true;
     }
+    false
 }
 
 /// Rewrites the neighbour tuple of `id` under its page's exclusive lock: `f` edits the decoded

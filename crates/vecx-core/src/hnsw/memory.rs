@@ -9,14 +9,12 @@
 //! [`build_parallel`], which reports progress through an atomic counter and stops early when a
 //! cancel flag is raised: PostgreSQL's backend thread watches both while rayon threads (which
 //! must never call into PostgreSQL) do the work.
-use super::fxhash::FxHashSet as HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::RwLock;
 
 use rayon::prelude::*;
 
-use super::search::{descend, search_layer};
-use super::select::select_neighbors;
+use super::select::{neighbors_for_insert, select_neighbors};
 use super::{GraphView, Params, Scored};
 use crate::distance::Metric;
 
@@ -113,36 +111,12 @@ impl MemGraph {
             }
         };
         let (ep, top) = entry;
-        let mut cur = Scored {
-            dist: self.distance(qv, ep),
-            id: ep,
-        };
-        if top > level {
-            cur = descend(self, qv, cur, top, level);
-        }
         // Find the neighbours on every level first, then publish the element's own lists, then
         // link back. An element must not become reachable (through a back link) before all its
         // own lists exist: a concurrent search entering it would find an empty layer-0 list and
         // link its element to almost nothing.
-        let mut eps = vec![cur];
-        let mut chosen_per_level: Vec<(usize, Vec<Scored<u32>>)> = Vec::new();
-        for lc in (0..=level.min(top)).rev() {
-            let mut visited = HashSet::default();
-            let found = search_layer(
-                self,
-                qv,
-                &eps,
-                self.params.ef_construction,
-                lc,
-                &mut visited,
-            );
-            let found: Vec<Scored<u32>> = found.into_iter().filter(|s| s.id != q).collect();
-            let chosen = select_neighbors(self, &found, self.params.max_neighbors(lc));
-            chosen_per_level.push((lc, chosen));
-            if !found.is_empty() {
-                eps = found;
-            }
-        }
+        let chosen_per_level =
+            neighbors_for_insert(self, q, qv, level, ep, top, &self.params, |_| true);
         for (lc, chosen) in &chosen_per_level {
             *self.neighbors[q as usize][*lc]
                 .write()

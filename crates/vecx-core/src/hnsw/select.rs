@@ -5,7 +5,9 @@
 //! closer to the base element than to every neighbour already kept: each kept edge points in a
 //! new direction. With `keepPrunedConnections`, discarded candidates fill any remaining slots
 //! (closest first), so elements never end up with needlessly few edges.
-use super::{GraphView, Scored};
+use super::fxhash::FxHashSet;
+use super::search::{descend, search_layer};
+use super::{GraphView, Params, Scored};
 
 /// Chooses at most `m` neighbours among `candidates` (distances to the base element), by the
 /// heuristic, then fills up from the pruned ones.
@@ -40,4 +42,49 @@ pub fn select_neighbors<G: GraphView>(
         kept.push(p);
     }
     kept
+}
+
+/// Algorithm 1 (INSERT), lines 1-14 without the writes: the neighbours element `q` (vector `qv`,
+/// drawn at `level`) gets on every level from `min(level, top)` down to 0, searched from the
+/// entry point `entry` (at level `top`), chosen by the heuristic. `eligible` says whether a found
+/// element may be chosen (deleted elements still route the search but are never chosen).
+/// Returns `(level, chosen)` pairs, top level first. Both the in-memory build and the on-page
+/// insert call this and differ only in how they write the result.
+#[allow(clippy::too_many_arguments)]
+pub fn neighbors_for_insert<G: GraphView>(
+    g: &G,
+    q: G::Id,
+    qv: &[f32],
+    level: usize,
+    entry: G::Id,
+    top: usize,
+    params: &Params,
+    eligible: impl Fn(G::Id) -> bool,
+) -> Vec<(usize, Vec<Scored<G::Id>>)> {
+    let mut cur = Scored {
+        dist: g.distance(qv, entry),
+        id: entry,
+    };
+    if top > level {
+        cur = descend(g, qv, cur, top, level);
+    }
+    let mut eps = vec![cur];
+    let mut out = Vec::new();
+    for lc in (0..=level.min(top)).rev() {
+        let mut visited = FxHashSet::default();
+        let found = search_layer(g, qv, &eps, params.ef_construction, lc, &mut visited);
+        let candidates: Vec<Scored<G::Id>> = found
+            .iter()
+            .copied()
+            .filter(|s| s.id != q && eligible(s.id))
+            .collect();
+        out.push((
+            lc,
+            select_neighbors(g, &candidates, params.max_neighbors(lc)),
+        ));
+        if !found.is_empty() {
+            eps = found;
+        }
+    }
+    out
 }
