@@ -14,6 +14,10 @@ use vecx_bench::dataset::Rng;
 use vecx_bench::load::VecParam;
 
 const DIM: usize = 32;
+/// Spread of each cluster (centres are about 24 apart). Much tighter clusters (0.3) make
+/// default-width self-recall depend on which rows draw the upper levels, for any HNSW: see
+/// `self_found_at`.
+const NOISE: f32 = 1.0;
 
 fn cluster(name: &str, port: u16) -> Cluster {
     let mut c = Cluster::init(
@@ -36,7 +40,7 @@ fn cluster(name: &str, port: u16) -> Cluster {
 /// A vector near one of 16 fixed centres (seeded), so searches have real structure.
 fn vector(rng: &mut Rng, centres: &[Vec<f32>]) -> Vec<f32> {
     let c = &centres[(rng.next_u64() % centres.len() as u64) as usize];
-    c.iter().map(|x| x + 0.3 * rng.gaussian() as f32).collect()
+    c.iter().map(|x| x + NOISE * rng.gaussian() as f32).collect()
 }
 
 fn centres() -> Vec<Vec<f32>> {
@@ -65,14 +69,15 @@ fn self_found(db: &mut Client) -> (usize, usize) {
 
 /// Rows whose own vector finds them first through the index at `ef_search = ef`.
 ///
-/// The test data is 16 tight clusters far apart, the hardest case for HNSW navigation: when few
-/// elements reach the upper layers, a cluster can have so few incoming upper-layer edges that
-/// the greedy descent (ef = 1 above layer 0, as in the paper and in pgvector) misses it and a
-/// default-width search stays in a neighbouring cluster. Which clusters are affected depends on
-/// which rows draw the high levels, so at ef_search = 40 the figure varies from run to run even
-/// for a serial insert order (pgvector, loaded with the same rows in random orders, ranged from
-/// 91% to 100%). A row lost by a concurrency bug is missing at any width, so the tests assert
-/// completeness at a wide search and only a loose floor at the default one.
+/// A row lost by a concurrency or recovery bug is missing at any search width, so the tests
+/// assert completeness at a wide search as well as the default-width floor. Why both: with 16
+/// very tight clusters far apart (NOISE = 0.3), the hardest case for HNSW navigation, a cluster
+/// can get so few incoming upper-layer edges that the greedy descent (ef = 1 above layer 0, as
+/// in the paper and in pgvector) misses it and a default-width search stays in a neighbouring
+/// cluster; which clusters suffer depends on which rows draw the high levels, so the
+/// default-width figure then varies from run to run even for serial inserts (95-100% for vecx;
+/// pgvector, loaded with the same rows in random orders, 91-100%), while the wide search finds
+/// every row.
 fn self_found_at(db: &mut Client, ef: usize) -> (usize, usize) {
     db.batch_execute(&format!("SET enable_seqscan = off; SET vecx.hnsw_ef_search = {ef}"))
         .expect("set");
@@ -142,7 +147,7 @@ fn concurrent_inserts_while_searching() {
     eprintln!("concurrency: 8 writers x 400 rows with {} searches running; {found}/{total} rows find themselves first at ef_search 40, {wide} at 400", searches.load(Ordering::Relaxed));
     assert_eq!(total, 500 + 8 * 400);
     assert!(wide as f64 >= 0.998 * total as f64, "ef_search 400: {wide}/{total}");
-    assert!(found as f64 >= 0.90 * total as f64, "ef_search 40: {found}/{total}");
+    assert!(found as f64 >= 0.99 * total as f64, "ef_search 40: {found}/{total}");
     check(&mut db);
     assert!(!c.server_log().contains("terminated by signal"));
 }
@@ -331,7 +336,7 @@ fn standby_matches_primary_and_crash_recovery_keeps_rows() {
     let (wide, _) = self_found_at(&mut db, 400);
     eprintln!("crash recovery: {committed} inserts committed before kill -9; {found}/{total} rows find themselves first at ef_search 40, {wide} at 400");
     assert!(wide as f64 >= 0.998 * total as f64, "ef_search 400: {wide}/{total}");
-    assert!(found as f64 >= 0.90 * total as f64, "ef_search 40: {found}/{total}");
+    assert!(found as f64 >= 0.99 * total as f64, "ef_search 40: {found}/{total}");
 }
 
 #[test]
