@@ -6,7 +6,9 @@
 //! * [`text`]: the pgvector-compatible text format (`[1,2.5,-3e-2]`), parser and printer;
 //! * [`binary`]: the pgvector-compatible binary send/recv format;
 //! * [`vector`]: element-wise arithmetic, norms, sub-vectors, ordering and hashing;
-//! * [`aggregate`]: the transition state behind `avg(vecx)` and `sum(vecx)`.
+//! * [`aggregate`]: the transition state behind `avg(vecx)` and `sum(vecx)`;
+//! * [`hnsw`]: the HNSW graph (search, neighbour selection, parallel build, on-disk format);
+//! * [`ivfpq`]: k-means, product quantization and the IVF-PQ on-disk format.
 //!
 //! Errors are typed ([`error::VecxError`]) and carry an [`error::ErrorKind`] that the SQL layer
 //! maps onto a SQLSTATE, so bad input always becomes a clean `ERROR`, never a panic.
@@ -17,6 +19,7 @@ pub mod binary;
 pub mod distance;
 pub mod error;
 pub mod hnsw;
+pub mod ivfpq;
 pub mod text;
 pub mod vector;
 

@@ -1,0 +1,248 @@
+//! k-means with k-means++ seeding (Arthur & Vassilvitskii 2007) and Lloyd iterations, driven
+//! one step at a time.
+//!
+//! A CREATE INDEX must stay cancellable and report progress, and its rayon threads must never
+//! call PostgreSQL. So [`KMeans`] does its work in [`KMeans::step`] calls that each take a
+//! bounded amount of time (a batch of seeding picks, or one Lloyd iteration, each parallel over
+//! the points on rayon), and the backend thread loops over them, checking for interrupts and
+//! updating `pg_stat_progress_create_index` in between.
+//!
+//! Empty clusters after an iteration are re-seeded from a point of the largest cluster, so the
+//! result always has `k` distinct-as-possible centroids. With fewer points than `k`, every point
+//! becomes a centroid and the rest repeat them (the caller decides whether to shrink `k`).
+use rayon::prelude::*;
+
+use super::Rng;
+use crate::distance::l2_squared;
+
+/// What a [`KMeans::step`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// k-means++ picked `done` of `total` initial centroids.
+    Seeding { done: usize, total: usize },
+    /// Lloyd iteration `iteration` of at most `max` moved `moved` points to another cluster.
+    Iteration {
+        iteration: usize,
+        max: usize,
+        moved: usize,
+    },
+    /// Converged or out of iterations: [`KMeans::centroids`] is final.
+    Done,
+}
+
+pub struct KMeans {
+    data: Vec<f32>,
+    dim: usize,
+    k: usize,
+    centroids: Vec<f32>,
+    /// Squared distance of every point to its closest centroid so far (seeding).
+    closest: Vec<f64>,
+    assign: Vec<u32>,
+    seeded: usize,
+    iteration: usize,
+    max_iterations: usize,
+    rng: Rng,
+    done: bool,
+}
+
+/// Seeding picks per step: enough work per call to amortise the rayon fork, little enough that
+/// a cancel is seen quickly.
+const PICKS_PER_STEP: usize = 8;
+
+impl KMeans {
+    /// Clusters `data` (`n * dim` floats, `n >= 1`) into `k >= 1` clusters.
+    pub fn new(data: Vec<f32>, dim: usize, k: usize, seed: u64, max_iterations: usize) -> Self {
+        assert!(dim > 0 && k > 0 && !data.is_empty() && data.len() % dim == 0);
+        let n = data.len() / dim;
+        KMeans {
+            data,
+            dim,
+            k,
+            centroids: Vec::with_capacity(k * dim),
+            closest: vec![f64::INFINITY; n],
+            assign: vec![0; n],
+            seeded: 0,
+            iteration: 0,
+            max_iterations,
+            rng: Rng::new(seed),
+            done: false,
+        }
+    }
+
+    fn n(&self) -> usize {
+        self.data.len() / self.dim
+    }
+
+    fn point(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// Does the next bounded piece of work.
+    pub fn step(&mut self) -> Step {
+        if self.done {
+            return Step::Done;
+        }
+        if self.seeded < self.k {
+            for _ in 0..PICKS_PER_STEP {
+                if self.seeded == self.k {
+                    break;
+                }
+                self.seed_one();
+            }
+            return Step::Seeding {
+                done: self.seeded,
+                total: self.k,
+            };
+        }
+        if self.iteration >= self.max_iterations {
+            self.done = true;
+            return Step::Done;
+        }
+        let moved = self.lloyd();
+        self.iteration += 1;
+        if moved == 0 && self.iteration > 1 {
+            self.done = true;
+        }
+        Step::Iteration {
+            iteration: self.iteration,
+            max: self.max_iterations,
+            moved,
+        }
+    }
+
+    /// Runs to the end (tests and small inputs).
+    pub fn run(mut self) -> Vec<f32> {
+        while self.step() != Step::Done {}
+        self.centroids
+    }
+
+    /// k-means++: the next centroid is a point drawn with probability proportional to its
+    /// squared distance to the closest centroid chosen so far (the first one uniformly).
+    fn seed_one(&mut self) {
+        let n = self.n();
+        let pick = if self.seeded == 0 {
+            (self.rng.next_u64() % n as u64) as usize
+        } else {
+            let total: f64 = self.closest.par_iter().sum();
+            if total <= 0.0 || !total.is_finite() {
+                // Every point coincides with a centroid: repeat points in order.
+                self.seeded % n
+            } else {
+                let mut target = self.rng.next_f64() * total;
+                let mut chosen = n - 1;
+                for (i, d) in self.closest.iter().enumerate() {
+                    if target < *d {
+                        chosen = i;
+                        break;
+                    }
+                    target -= d;
+                }
+                chosen
+            }
+        };
+        let c: Vec<f32> = self.point(pick).to_vec();
+        self.centroids.extend_from_slice(&c);
+        self.seeded += 1;
+        let (data, dim) = (&self.data, self.dim);
+        self.closest
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, best)| {
+                let d = dist2(&data[i * dim..(i + 1) * dim], &c);
+                if d < *best {
+                    *best = d;
+                }
+            });
+        if self.seeded == self.k {
+            // Initial assignment, so the first Lloyd iteration counts moves correctly.
+            let assign = assign_all(&self.data, self.dim, &self.centroids);
+            self.assign = assign;
+        }
+    }
+
+    /// One Lloyd iteration: recompute means, then reassign; returns the points that moved.
+    fn lloyd(&mut self) -> usize {
+        let (dim, k) = (self.dim, self.k);
+        let mut sums = vec![0f64; k * dim];
+        let mut counts = vec![0usize; k];
+        for (i, &a) in self.assign.iter().enumerate() {
+            let a = a as usize;
+            counts[a] += 1;
+            for (s, x) in sums[a * dim..(a + 1) * dim].iter_mut().zip(self.point(i)) {
+                *s += *x as f64;
+            }
+        }
+        for c in 0..k {
+            if counts[c] > 0 {
+                for j in 0..dim {
+                    self.centroids[c * dim + j] = (sums[c * dim + j] / counts[c] as f64) as f32;
+                }
+            }
+        }
+        // Empty clusters take a random point of the largest cluster, slightly perturbed.
+        for c in 0..k {
+            if counts[c] == 0 {
+                let largest = (0..k).max_by_key(|&j| counts[j]).unwrap_or(0);
+                let members: Vec<usize> = (0..self.n())
+                    .filter(|&i| self.assign[i] as usize == largest)
+                    .collect();
+                if members.len() > 1 {
+                    let p = members[(self.rng.next_u64() % members.len() as u64) as usize];
+                    for j in 0..dim {
+                        let x = self.data[p * dim + j];
+                        self.centroids[c * dim + j] = x + (x.abs() + 1e-6) * 1e-4;
+                    }
+                    counts[largest] -= 1;
+                    counts[c] = 1;
+                }
+            }
+        }
+        let assign = assign_all(&self.data, dim, &self.centroids);
+        let moved = assign
+            .iter()
+            .zip(&self.assign)
+            .filter(|(a, b)| a != b)
+            .count();
+        self.assign = assign;
+        moved
+    }
+
+    pub fn centroids(&self) -> &[f32] {
+        &self.centroids
+    }
+}
+
+/// Squared L2 distance: the SIMD kernel for long vectors, a plain loop for the short sub-vectors
+/// of product quantization (where a dispatched call costs more than the arithmetic).
+#[inline]
+pub fn dist2(a: &[f32], b: &[f32]) -> f64 {
+    if a.len() >= 32 {
+        l2_squared(a, b)
+    } else {
+        let mut s = 0f32;
+        for (x, y) in a.iter().zip(b) {
+            let d = x - y;
+            s += d * d;
+        }
+        s as f64
+    }
+}
+
+/// The closest centroid (squared L2) to `x`.
+pub fn nearest(centroids: &[f32], dim: usize, x: &[f32]) -> (usize, f64) {
+    let mut best = (0, f64::INFINITY);
+    for (c, cv) in centroids.chunks_exact(dim).enumerate() {
+        let d = dist2(x, cv);
+        if d < best.1 {
+            best = (c, d);
+        }
+    }
+    best
+}
+
+/// The closest centroid of every point, in parallel.
+pub fn assign_all(data: &[f32], dim: usize, centroids: &[f32]) -> Vec<u32> {
+    data.par_chunks_exact(dim)
+        .map(|x| nearest(centroids, dim, x).0 as u32)
+        .collect()
+}

@@ -1,0 +1,60 @@
+//! IVF-PQ: an inverted file of lists, each holding product-quantized residuals.
+//!
+//! Coarse k-means centroids cut the space into `lists` cells; every row goes to the list of its
+//! nearest centroid and is stored as the PQ code of its residual (row minus centroid), a few
+//! dozen bytes instead of `4 * dims`. A query ranks the centroids, scans the codes of the
+//! `probes` nearest lists with ADC lookup tables, and re-ranks the best candidates by exact
+//! distance (the extension reads their vectors from the table).
+//!
+//! * [`kmeans`]: k-means++ seeding and Lloyd iterations, stepped;
+//! * [`pq`]: product quantization, training, encoding, ADC;
+//! * [`train`]: the whole training pipeline (coarse k-means, residuals, PQ), stepped, plus
+//!   parallel encoding;
+//! * [`search`]: query preparation, list ranking and per-list scoring;
+//! * [`format`]: the on-disk format.
+//!
+//! Metrics: L2 works on raw vectors; cosine normalises rows and queries and then is an inner
+//! product; inner product uses residual codes with the list's `<q, centroid>` added back.
+pub mod format;
+pub mod kmeans;
+pub mod pq;
+pub mod search;
+pub mod train;
+
+#[cfg(test)]
+mod tests;
+
+/// Default `lists` for a table of `rows` rows: about the square root (at least 1, at most
+/// 32,768), the usual rule for IVF indexes (1,000 lists at 1M rows).
+pub fn default_lists(rows: usize) -> usize {
+    ((rows as f64).sqrt().round() as usize).clamp(1, 32_768)
+}
+
+/// Default `pq_m` (sub-quantizers) for `dims` dimensions: one per 4 dimensions (rounded up), so
+/// at 8 bits a code is a sixteenth of the raw vector.
+pub fn default_pq_m(dims: usize) -> usize {
+    dims.div_ceil(4).max(1)
+}
+
+/// A small seeded generator (splitmix64) for sampling and k-means++.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x5851_f42d_4c95_7f2d)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}

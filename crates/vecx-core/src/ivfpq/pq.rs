@@ -1,0 +1,269 @@
+//! Product quantization (Jégou, Douze & Schmid, "Product quantization for nearest neighbor
+//! search", 2011).
+//!
+//! A vector of `dims` floats is cut into `m` sub-vectors; each sub-space has its own codebook of
+//! `2^bits` centroids trained by k-means, and a vector is stored as the `m` indexes of its
+//! closest sub-centroids: `m` bytes at 8 bits, `m / 2` at 4 bits, instead of `4 * dims`.
+//! Dimensions that do not divide evenly are spread: the first `dims % m` sub-spaces get one
+//! more dimension than the others.
+//!
+//! Search uses asymmetric distance computation (ADC, section 4.1 of the paper): the query stays
+//! exact, a lookup table holds the distance from each query sub-vector to each sub-centroid,
+//! and the approximate distance to a stored vector is `m` table lookups and additions.
+//! - For L2 the table is built from the query's residual against a list centroid (one table per
+//!   probed list), and the sum is the squared distance.
+//! - For inner product the table holds `-<q_s, c_s>` (one table per query) and the caller adds
+//!   the list's `-<q, centroid>`.
+use serde::{Deserialize, Serialize};
+
+use super::kmeans::{dist2, nearest, KMeans};
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ProductQuantizer {
+    pub dims: usize,
+    pub m: usize,
+    pub bits: u8,
+    /// Start dimension of each sub-space, then `dims` (`m + 1` entries).
+    pub bounds: Vec<u32>,
+    /// Sub-space `s` holds `ksub` centroids of its width, starting at float `ksub * bounds[s]`.
+    pub codebooks: Vec<f32>,
+}
+
+/// Sub-space boundaries for `dims` dimensions in `m` sub-spaces.
+pub fn split(dims: usize, m: usize) -> Vec<u32> {
+    let (base, extra) = (dims / m, dims % m);
+    let mut bounds = Vec::with_capacity(m + 1);
+    let mut at = 0;
+    for s in 0..m {
+        bounds.push(at as u32);
+        at += base + usize::from(s < extra);
+    }
+    bounds.push(dims as u32);
+    bounds
+}
+
+/// Trains a product quantizer one sub-space k-means step at a time (see `KMeans`).
+pub struct PqTrainer {
+    data: Vec<f32>,
+    dims: usize,
+    m: usize,
+    bits: u8,
+    bounds: Vec<u32>,
+    iterations: usize,
+    seed: u64,
+    subspace: usize,
+    current: Option<KMeans>,
+    codebooks: Vec<f32>,
+}
+
+/// Progress of [`PqTrainer::step`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PqStep {
+    /// Working on sub-space `subspace` of `m`.
+    Training { subspace: usize, m: usize },
+    Done,
+}
+
+impl PqTrainer {
+    /// `data`: `n * dims` training vectors (residuals), `n >= 1`; `m` in `1..=dims`; `bits` 4 or 8.
+    pub fn new(data: Vec<f32>, dims: usize, m: usize, bits: u8, iterations: usize, seed: u64) -> Self {
+        assert!(m >= 1 && m <= dims && (bits == 4 || bits == 8));
+        assert!(!data.is_empty() && data.len() % dims == 0);
+        PqTrainer {
+            data,
+            dims,
+            m,
+            bits,
+            bounds: split(dims, m),
+            iterations,
+            seed,
+            subspace: 0,
+            current: None,
+            codebooks: Vec::new(),
+        }
+    }
+
+    pub fn step(&mut self) -> PqStep {
+        if self.subspace == self.m {
+            return PqStep::Done;
+        }
+        let ksub = 1usize << self.bits;
+        let s = self.subspace;
+        let (lo, hi) = (self.bounds[s] as usize, self.bounds[s + 1] as usize);
+        let width = hi - lo;
+        if self.current.is_none() {
+            let sub: Vec<f32> = self
+                .data
+                .chunks_exact(self.dims)
+                .flat_map(|x| x[lo..hi].iter().copied())
+                .collect();
+            let n = sub.len() / width;
+            let k = ksub.min(n);
+            self.current = Some(KMeans::new(sub, width, k, self.seed ^ (s as u64 + 1) * 0x9e37, self.iterations));
+        }
+        let km = self.current.as_mut().expect("set above");
+        if km.step() == super::kmeans::Step::Done {
+            let c = km.centroids().to_vec();
+            let k = c.len() / width;
+            // Fewer training points than codes: repeat centroids so every code decodes.
+            for j in 0..ksub {
+                self.codebooks.extend_from_slice(&c[(j % k) * width..(j % k + 1) * width]);
+            }
+            self.current = None;
+            self.subspace += 1;
+        }
+        PqStep::Training {
+            subspace: self.subspace,
+            m: self.m,
+        }
+    }
+
+    pub fn finish(mut self) -> ProductQuantizer {
+        while self.step() != PqStep::Done {}
+        ProductQuantizer {
+            dims: self.dims,
+            m: self.m,
+            bits: self.bits,
+            bounds: self.bounds,
+            codebooks: self.codebooks,
+        }
+    }
+}
+
+impl ProductQuantizer {
+    pub fn ksub(&self) -> usize {
+        1 << self.bits
+    }
+
+    /// Bytes per encoded vector.
+    pub fn code_len(&self) -> usize {
+        code_len(self.m, self.bits)
+    }
+
+    fn sub(&self, s: usize) -> (usize, usize) {
+        (self.bounds[s] as usize, self.bounds[s + 1] as usize)
+    }
+
+    fn codebook(&self, s: usize) -> &[f32] {
+        let (lo, hi) = self.sub(s);
+        let ksub = self.ksub();
+        &self.codebooks[ksub * lo..ksub * hi]
+    }
+
+    /// Encodes `x` (`dims` floats) into `out` (`code_len` bytes).
+    pub fn encode(&self, x: &[f32], out: &mut [u8]) {
+        out.fill(0);
+        for s in 0..self.m {
+            let (lo, hi) = self.sub(s);
+            let (c, _) = nearest(self.codebook(s), hi - lo, &x[lo..hi]);
+            set_code(out, s, self.bits, c as u8);
+        }
+    }
+
+    /// The vector a code stands for (tests, error measurement).
+    pub fn decode(&self, code: &[u8]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.dims);
+        for s in 0..self.m {
+            let (lo, hi) = self.sub(s);
+            let w = hi - lo;
+            let c = get_code(code, s, self.bits) as usize;
+            out.extend_from_slice(&self.codebook(s)[c * w..(c + 1) * w]);
+        }
+        out
+    }
+
+    /// ADC table for squared L2: `table[s * ksub + j] = |r_s - c_{s,j}|^2` for the query's
+    /// residual `r` against a list centroid.
+    pub fn table_l2(&self, r: &[f32], table: &mut Vec<f32>) {
+        let ksub = self.ksub();
+        table.clear();
+        table.reserve(self.m * ksub);
+        for s in 0..self.m {
+            let (lo, hi) = self.sub(s);
+            for c in self.codebook(s).chunks_exact(hi - lo) {
+                table.push(dist2(&r[lo..hi], c) as f32);
+            }
+        }
+    }
+
+    /// ADC table for the negative inner product: `table[s * ksub + j] = -<q_s, c_{s,j}>`.
+    pub fn table_dot(&self, q: &[f32], table: &mut Vec<f32>) {
+        let ksub = self.ksub();
+        table.clear();
+        table.reserve(self.m * ksub);
+        for s in 0..self.m {
+            let (lo, hi) = self.sub(s);
+            for c in self.codebook(s).chunks_exact(hi - lo) {
+                let d: f32 = q[lo..hi].iter().zip(c).map(|(a, b)| a * b).sum();
+                table.push(-d);
+            }
+        }
+    }
+
+    /// The approximate distance of `code` from an ADC table.
+    #[inline]
+    pub fn adc(&self, table: &[f32], code: &[u8]) -> f32 {
+        adc(table, code, self.m, self.bits)
+    }
+}
+
+pub fn code_len(m: usize, bits: u8) -> usize {
+    if bits == 8 {
+        m
+    } else {
+        m.div_ceil(2)
+    }
+}
+
+#[inline]
+fn set_code(out: &mut [u8], s: usize, bits: u8, c: u8) {
+    if bits == 8 {
+        out[s] = c;
+    } else if s % 2 == 0 {
+        out[s / 2] |= c & 0x0f;
+    } else {
+        out[s / 2] |= (c & 0x0f) << 4;
+    }
+}
+
+#[inline]
+fn get_code(code: &[u8], s: usize, bits: u8) -> u8 {
+    if bits == 8 {
+        code[s]
+    } else if s % 2 == 0 {
+        code[s / 2] & 0x0f
+    } else {
+        code[s / 2] >> 4
+    }
+}
+
+/// Sum of table lookups: the inner loop of an IVF-PQ scan. At 8 bits the code bytes index
+/// consecutive 256-entry rows; at 4 bits each byte holds two sub-space codes.
+#[inline]
+pub fn adc(table: &[f32], code: &[u8], m: usize, bits: u8) -> f32 {
+    if bits == 8 {
+        let mut acc = [0f32; 4];
+        let chunks = m / 4;
+        for i in 0..chunks {
+            for (l, a) in acc.iter_mut().enumerate() {
+                let s = 4 * i + l;
+                *a += table[(s << 8) + code[s] as usize];
+            }
+        }
+        let mut sum = acc.iter().sum::<f32>();
+        for s in 4 * chunks..m {
+            sum += table[(s << 8) + code[s] as usize];
+        }
+        sum
+    } else {
+        let mut sum = 0f32;
+        for (i, b) in code.iter().enumerate() {
+            let s = 2 * i;
+            sum += table[(s << 4) + (b & 0x0f) as usize];
+            if s + 1 < m {
+                sum += table[((s + 1) << 4) + (b >> 4) as usize];
+            }
+        }
+        sum
+    }
+}

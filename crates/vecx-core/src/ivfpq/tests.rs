@@ -1,0 +1,199 @@
+use super::format::*;
+use super::kmeans::{assign_all, KMeans};
+use super::pq::{split, PqTrainer};
+use super::search::{Kind, QueryScorer};
+use super::train::{encode_all, prepare, Training};
+use super::*;
+use crate::distance::Metric;
+
+/// `n` rows of `dims` floats around `clusters` seeded centres.
+fn data(n: usize, dims: usize, clusters: usize, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    let gauss = |rng: &mut Rng| {
+        let (u, v) = (rng.next_f64().max(1e-12), rng.next_f64());
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    };
+    let centres: Vec<f32> = (0..clusters * dims).map(|_| 4.0 * gauss(&mut rng)).collect();
+    let mut out = Vec::with_capacity(n * dims);
+    for _ in 0..n {
+        let c = (rng.next_u64() % clusters as u64) as usize;
+        for j in 0..dims {
+            out.push(centres[c * dims + j] + gauss(&mut rng));
+        }
+    }
+    out
+}
+
+#[test]
+fn kmeans_finds_separated_clusters() {
+    let dims = 8;
+    let x = data(2000, dims, 5, 1);
+    let km = KMeans::new(x.clone(), dims, 5, 7, 20);
+    let c = km.run();
+    assert_eq!(c.len(), 5 * dims);
+    let a = assign_all(&x, dims, &c);
+    let mut sizes = [0usize; 5];
+    for l in &a {
+        sizes[*l as usize] += 1;
+    }
+    // Five well separated clusters of ~400: k-means++ finds each.
+    assert!(sizes.iter().all(|s| *s > 250), "{sizes:?}");
+}
+
+#[test]
+fn kmeans_with_fewer_points_than_k_and_duplicates() {
+    let x = vec![1.0, 1.0, 1.0, 1.0, 2.0, 2.0];
+    let c = KMeans::new(x, 2, 5, 1, 5).run();
+    assert_eq!(c.len(), 10);
+    assert!(c.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn split_spreads_uneven_dimensions() {
+    assert_eq!(split(10, 4), vec![0, 3, 6, 8, 10]);
+    assert_eq!(split(8, 8), (0..=8).collect::<Vec<u32>>());
+    assert_eq!(split(5, 1), vec![0, 5]);
+}
+
+#[test]
+fn pq_reconstructs_and_adc_matches_decoded_distance() {
+    for (dims, m, bits) in [(16, 4, 8), (10, 3, 8), (12, 6, 4), (7, 7, 4)] {
+        let x = data(1500, dims, 10, 3);
+        let pq = PqTrainer::new(x.clone(), dims, m, bits, 10, 5).finish();
+        assert_eq!(pq.codebooks.len(), (1 << bits) * dims);
+        let mut code = vec![0u8; pq.code_len()];
+        let (mut err, mut norm) = (0f64, 0f64);
+        let q: Vec<f32> = x[..dims].iter().map(|v| v + 0.5).collect();
+        let mut table = Vec::new();
+        pq.table_l2(&q, &mut table);
+        let mut dtable = Vec::new();
+        pq.table_dot(&q, &mut dtable);
+        for row in x.chunks_exact(dims).take(300) {
+            pq.encode(row, &mut code);
+            let back = pq.decode(&code);
+            err += crate::distance::l2_squared(row, &back);
+            norm += crate::distance::dot(row, row);
+            let exact = crate::distance::l2_squared(&q, &back) as f32;
+            let approx = pq.adc(&table, &code);
+            assert!((exact - approx).abs() <= 1e-3 * exact.max(1.0), "{exact} vs {approx}");
+            let ip = -(crate::distance::dot(&q, &back) as f32);
+            assert!((ip - pq.adc(&dtable, &code)).abs() <= 1e-3 * ip.abs().max(1.0));
+        }
+        // Quantization keeps most of the signal.
+        assert!(err < 0.25 * norm, "dims {dims} m {m} bits {bits}: error {err} of {norm}");
+    }
+}
+
+fn recall(metric: Metric, bits: u8) -> f64 {
+    let (n, dims, k) = (4000, 32, 10);
+    let x = data(n, dims, 20, 11);
+    let (kind, normalize) = Kind::of(metric).unwrap();
+    let prepared: Vec<f32> = x.chunks_exact(dims).flat_map(|r| prepare(kind, normalize, r)).collect();
+    let quant = Training::new(prepared.clone(), dims, default_lists(n), default_pq_m(dims), bits, 9).finish();
+    let (lists, codes) = encode_all(&quant, &prepared);
+    let len = quant.pq.code_len();
+    let queries = data(50, dims, 20, 12);
+    let mut hits = 0;
+    for q in queries.chunks_exact(dims) {
+        let mut truth: Vec<(f64, usize)> = x.chunks_exact(dims).enumerate().map(|(i, r)| (metric.distance(q, r), i)).collect();
+        truth.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut s = QueryScorer::new(kind, normalize, q, &quant);
+        let order = s.rank_lists(&quant);
+        let probes = quant.lists / 4;
+        let mut cands = Vec::new();
+        for &l in &order[..probes] {
+            s.enter_list(&quant, l);
+            for (i, _) in lists.iter().enumerate().filter(|(_, li)| **li == l) {
+                cands.push((s.score(&quant, &codes[i * len..(i + 1) * len]), i));
+            }
+        }
+        cands.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut reranked: Vec<(f64, usize)> = cands.iter().take(4 * k).map(|(_, i)| (metric.distance(q, &x[i * dims..(i + 1) * dims]), *i)).collect();
+        reranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let top: std::collections::HashSet<usize> = truth[..k].iter().map(|t| t.1).collect();
+        hits += reranked.iter().take(k).filter(|r| top.contains(&r.1)).count();
+    }
+    hits as f64 / (50 * k) as f64
+}
+
+#[test]
+fn ivfpq_recall_with_rerank() {
+    for (metric, bits, floor) in [
+        (Metric::L2, 8, 0.9),
+        (Metric::Cosine, 8, 0.9),
+        (Metric::InnerProduct, 8, 0.85),
+        (Metric::L2, 4, 0.8),
+    ] {
+        let r = recall(metric, bits);
+        assert!(r >= floor, "{metric:?} {bits} bits: recall {r}");
+    }
+}
+
+#[test]
+fn formats_round_trip_and_reject_garbage() {
+    let m = Meta { dims: 128, metric: 0, lists: 100, pq_m: 32, pq_bits: 8, trained: 1, quantizer_first: 1, quantizer_pages: 10, quantizer_len: 70000, dir_first: 11, dir_pages: 1, seed: 5 };
+    let b = m.encode();
+    assert_eq!(b.len(), META_LEN);
+    assert_eq!(Meta::decode(&b), Ok(m));
+    assert!(Meta::decode(&b[..10]).is_err());
+    let mut bad = b.clone();
+    bad[0] ^= 1;
+    assert!(Meta::decode(&bad).is_err());
+    let mut bad = b.clone();
+    bad[4] = 9;
+    assert!(Meta::decode(&bad).is_err());
+    let d = DirEntry { first: 3, last: 9, hint: 4, count: 77 };
+    let mut buf = [0u8; DIR_ENTRY_LEN];
+    d.encode(&mut buf);
+    assert_eq!(DirEntry::decode(&buf), Ok(d));
+    let x = data(300, 8, 3, 2);
+    let q = Training::new(x, 8, 4, 2, 8, 1).finish();
+    let bytes = q.to_bytes();
+    assert_eq!(Quantizer::from_bytes(&bytes), Ok(q.clone()));
+    // Random and truncated bytes never panic.
+    let mut rng = Rng::new(4);
+    for len in [0usize, 1, 7, 100, bytes.len() - 1] {
+        assert!(Quantizer::from_bytes(&bytes[..len]).is_err());
+    }
+    for _ in 0..2000 {
+        let mut b = bytes.clone();
+        for _ in 0..4 {
+            let i = (rng.next_u64() % b.len() as u64) as usize;
+            b[i] = rng.next_u64() as u8;
+        }
+        let _ = Quantizer::from_bytes(&b);
+        let mut mb = m.encode();
+        let i = (rng.next_u64() % mb.len() as u64) as usize;
+        mb[i] = rng.next_u64() as u8;
+        let _ = Meta::decode(&mb);
+    }
+}
+
+#[test]
+fn compaction_keeps_live_entries_in_order() {
+    let entry = TID_LEN + 3;
+    let mut bytes = Vec::new();
+    for i in 0..10u32 {
+        let mut e = vec![0u8; entry];
+        encode_tid(Tid { block: i, offset: 1 }, &mut e);
+        e[TID_LEN] = i as u8;
+        bytes.extend_from_slice(&e);
+    }
+    let len = compact_entries(&mut bytes, entry, |t| t.block % 3 == 0);
+    assert_eq!(len, 6 * entry);
+    let kept: Vec<u32> = bytes[..len].chunks_exact(entry).map(|e| decode_tid(e).block).collect();
+    assert_eq!(kept, vec![1, 2, 4, 5, 7, 8]);
+    assert!(bytes[..len].chunks_exact(entry).all(|e| e[TID_LEN] as u32 == decode_tid(e).block));
+    assert_eq!(check_list_contents(len, entry), Ok(6));
+    assert!(check_list_contents(len + 1, entry).is_err());
+}
+
+#[test]
+fn defaults() {
+    assert_eq!(default_lists(0), 1);
+    assert_eq!(default_lists(10_000), 100);
+    assert_eq!(default_lists(1_000_000), 1000);
+    assert_eq!(default_pq_m(128), 32);
+    assert_eq!(default_pq_m(25), 7);
+    assert_eq!(default_pq_m(1), 1);
+}

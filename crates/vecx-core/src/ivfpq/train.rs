@@ -1,0 +1,153 @@
+//! Training an IVF-PQ quantizer (coarse k-means, then PQ codebooks on the residuals), one
+//! bounded step at a time, and encoding rows in parallel.
+use rayon::prelude::*;
+
+use super::format::Quantizer;
+use super::kmeans::{self, KMeans};
+use super::pq::{PqStep, PqTrainer};
+use super::search::Kind;
+
+/// Lloyd iterations for the coarse centroids and for each PQ sub-space.
+pub const COARSE_ITERATIONS: usize = 15;
+pub const PQ_ITERATIONS: usize = 12;
+
+/// What [`Training::step`] is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainStep {
+    Coarse(kmeans::Step),
+    Codebooks { subspace: usize, m: usize },
+    Done,
+}
+
+enum Phase {
+    Coarse(KMeans),
+    Pq(PqTrainer, Vec<f32>),
+    Done(Quantizer),
+}
+
+pub struct Training {
+    phase: Option<Phase>,
+    sample: Vec<f32>,
+    dims: usize,
+    pq_m: usize,
+    bits: u8,
+    seed: u64,
+}
+
+impl Training {
+    /// `sample`: training rows (`n * dims`, already normalised for cosine), `n >= 1`; `lists`
+    /// is capped at `n`.
+    pub fn new(sample: Vec<f32>, dims: usize, lists: usize, pq_m: usize, bits: u8, seed: u64) -> Training {
+        let n = sample.len() / dims;
+        let k = lists.min(n).max(1);
+        Training {
+            phase: Some(Phase::Coarse(KMeans::new(sample.clone(), dims, k, seed, COARSE_ITERATIONS))),
+            sample,
+            dims,
+            pq_m,
+            bits,
+            seed,
+        }
+    }
+
+    pub fn step(&mut self) -> TrainStep {
+        match self.phase.take().expect("phase") {
+            Phase::Coarse(mut km) => {
+                let s = km.step();
+                if s == kmeans::Step::Done {
+                    let centroids = km.centroids().to_vec();
+                    let residuals = residuals(&self.sample, self.dims, &centroids);
+                    let trainer = PqTrainer::new(
+                        residuals,
+                        self.dims,
+                        self.pq_m,
+                        self.bits,
+                        PQ_ITERATIONS,
+                        self.seed.wrapping_add(1),
+                    );
+                    self.phase = Some(Phase::Pq(trainer, centroids));
+                } else {
+                    self.phase = Some(Phase::Coarse(km));
+                }
+                TrainStep::Coarse(s)
+            }
+            Phase::Pq(mut t, centroids) => match t.step() {
+                PqStep::Done => {
+                    let pq = t.finish();
+                    let lists = centroids.len() / self.dims;
+                    self.phase = Some(Phase::Done(Quantizer {
+                        dims: self.dims,
+                        lists,
+                        centroids,
+                        pq,
+                    }));
+                    TrainStep::Done
+                }
+                PqStep::Training { subspace, m } => {
+                    self.phase = Some(Phase::Pq(t, centroids));
+                    TrainStep::Codebooks { subspace, m }
+                }
+            },
+            Phase::Done(q) => {
+                self.phase = Some(Phase::Done(q));
+                TrainStep::Done
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> Quantizer {
+        while self.step() != TrainStep::Done {}
+        match self.phase.take() {
+            Some(Phase::Done(q)) => q,
+            _ => unreachable!("step returned Done"),
+        }
+    }
+}
+
+/// Every row minus its nearest centroid.
+fn residuals(data: &[f32], dims: usize, centroids: &[f32]) -> Vec<f32> {
+    data.par_chunks_exact(dims)
+        .flat_map_iter(|x| {
+            let (c, _) = kmeans::nearest(centroids, dims, x);
+            let cv = &centroids[c * dims..(c + 1) * dims];
+            x.iter().zip(cv).map(|(a, b)| a - b).collect::<Vec<f32>>()
+        })
+        .collect()
+}
+
+/// Prepares a row for the quantizer: a copy, normalised for cosine (a zero vector stays zero).
+pub fn prepare(kind: Kind, normalize: bool, x: &[f32]) -> Vec<f32> {
+    let _ = kind;
+    let mut v = x.to_vec();
+    if normalize {
+        let n = crate::distance::dot(&v, &v).sqrt();
+        if n > 0.0 {
+            for e in &mut v {
+                *e = (*e as f64 / n) as f32;
+            }
+        }
+    }
+    v
+}
+
+/// The list and PQ code of one prepared row.
+pub fn encode(q: &Quantizer, x: &[f32], code: &mut [u8]) -> u32 {
+    let (c, _) = kmeans::nearest(&q.centroids, q.dims, x);
+    let cv = &q.centroids[c * q.dims..(c + 1) * q.dims];
+    let r: Vec<f32> = x.iter().zip(cv).map(|(a, b)| a - b).collect();
+    q.pq.encode(&r, code);
+    c as u32
+}
+
+/// Encodes prepared rows (`n * dims`) on rayon threads: the list of each and the codes, packed.
+pub fn encode_all(q: &Quantizer, rows: &[f32]) -> (Vec<u32>, Vec<u8>) {
+    let len = q.pq.code_len();
+    let n = rows.len() / q.dims;
+    let mut codes = vec![0u8; n * len];
+    let lists: Vec<u32> = rows
+        .par_chunks_exact(q.dims)
+        .zip(codes.par_chunks_exact_mut(len.max(1)))
+        .map(|(x, code)| encode(q, x, code))
+        .collect();
+    (lists, codes)
+}
