@@ -97,10 +97,28 @@ CREATE OPERATOR CLASS vecx_l1_ops FOR TYPE vecx USING vecx_hnsw AS
     OPERATOR 1 <+> (vecx, vecx) FOR ORDER BY float_ops,
     FUNCTION 1 l1_distance(vecx, vecx);
 
+-- vecx_ivfpq: inverted lists + product quantization ----------------------------------------------
+CREATE FUNCTION vecx_ivfpq_handler(internal) RETURNS index_am_handler
+    AS 'MODULE_PATHNAME', 'vecx_ivfpq_handler_wrapper' LANGUAGE C;
+CREATE ACCESS METHOD vecx_ivfpq TYPE INDEX HANDLER vecx_ivfpq_handler;
+COMMENT ON ACCESS METHOD vecx_ivfpq IS 'IVF-PQ index (inverted lists of product-quantized codes) for vecx nearest-neighbour search';
+
+CREATE OPERATOR CLASS vecx_l2_ops FOR TYPE vecx USING vecx_ivfpq AS
+    OPERATOR 1 <-> (vecx, vecx) FOR ORDER BY float_ops,
+    FUNCTION 1 l2_distance(vecx, vecx);
+CREATE OPERATOR CLASS vecx_ip_ops FOR TYPE vecx USING vecx_ivfpq AS
+    OPERATOR 1 <#> (vecx, vecx) FOR ORDER BY float_ops,
+    FUNCTION 1 vecx_negative_inner_product(vecx, vecx);
+CREATE OPERATOR CLASS vecx_cosine_ops FOR TYPE vecx USING vecx_ivfpq AS
+    OPERATOR 1 <=> (vecx, vecx) FOR ORDER BY float_ops,
+    FUNCTION 1 cosine_distance(vecx, vecx);
+
+-- Introspection (both access methods) -------------------------------------------------------------
 CREATE FUNCTION vecx_index_stats(index regclass)
-    RETURNS TABLE (rows bigint, levels integer, deleted bigint, pages bigint, bytes bigint)
+    RETURNS TABLE (rows bigint, levels integer, deleted bigint, pages bigint, bytes bigint,
+                   lists integer, min_list bigint, max_list bigint, imbalance double precision)
     AS 'MODULE_PATHNAME', 'vecx_index_stats_wrapper' LANGUAGE C STRICT STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION vecx_index_stats(regclass) IS 'live rows, levels, deleted elements, pages and bytes of a vecx index (requires SELECT on its table)';
+COMMENT ON FUNCTION vecx_index_stats(regclass) IS 'live rows, pages and bytes of a vecx index, with levels and deleted elements (vecx_hnsw) or list sizes and imbalance (vecx_ivfpq); requires SELECT on its table';
 CREATE FUNCTION vecx_index_check(index regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'vecx_index_check_wrapper' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION vecx_index_check(regclass) IS 'verifies the structure of a vecx index: true, or an "index is corrupted" error naming the problem';

@@ -6,6 +6,10 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 pub static HNSW_EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
 /// Upper bound on index elements a scan examines (0 = no cap) (`vecx.max_scan_tuples`).
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Lists a `vecx_ivfpq` scan probes first (`vecx.ivfpq_probes`).
+pub static IVFPQ_PROBES: GucSetting<i32> = GucSetting::<i32>::new(10);
+/// Candidates re-ranked by exact distance per 10 rows (`vecx.ivfpq_rerank`; 0 = none).
+pub static IVFPQ_RERANK: GucSetting<i32> = GucSetting::<i32>::new(4);
 /// Threads that build an index graph; -1 = max_parallel_maintenance_workers + 1.
 pub static BUILD_THREADS: GucSetting<i32> = GucSetting::<i32>::new(-1);
 
@@ -27,6 +31,26 @@ pub fn register() {
         &MAX_SCAN_TUPLES,
         0,
         i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"vecx.ivfpq_probes",
+        c"Number of lists a vecx_ivfpq index scan probes.",
+        c"More lists find more true neighbours and take longer. Filtered queries keep searching past them.",
+        &IVFPQ_PROBES,
+        1,
+        32_768,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"vecx.ivfpq_rerank",
+        c"Exact re-ranking factor of vecx_ivfpq scans: rerank * 10 candidates are re-ranked by exact distance (0 = none).",
+        c"Candidates are ranked by their compressed codes, then the best rerank * 10 by their exact distance, read from the table. 0 returns rows in code order (approximate distance order).",
+        &IVFPQ_RERANK,
+        0,
+        1000,
         GucContext::Userset,
         GucFlags::default(),
     );

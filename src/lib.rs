@@ -9,7 +9,8 @@
 //! * [`distance`], [`functions`], [`compare`], [`aggregate`]: the SQL functions;
 //! * [`gucs`]: the `vecx.*` settings;
 //! * [`pages`]: buffers, page items and Generic WAL, shared by the index access methods;
-//! * [`hnsw`]: the `vecx_hnsw` index access method.
+//! * [`hnsw`]: the `vecx_hnsw` index access method;
+//! * [`ivfpq`]: the `vecx_ivfpq` index access method.
 //!
 //! The SQL objects are created in three steps: `sql/bootstrap.sql` declares the shell type,
 //! pgrx generates the C functions, and `sql/finalize.sql` completes the type and adds the
@@ -24,7 +25,9 @@ pub mod error;
 pub mod functions;
 pub mod gucs;
 pub mod hnsw;
+pub mod introspect;
 pub mod io;
+pub mod ivfpq;
 pub mod pages;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -34,6 +37,7 @@ pub mod pages;
 pub extern "C-unwind" fn _PG_init() {
     gucs::register();
     hnsw::options::register();
+    ivfpq::options::register();
 }
 
 extension_sql_file!("../sql/bootstrap.sql", bootstrap);

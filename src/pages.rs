@@ -35,6 +35,16 @@ pub const PAGE_ID: u16 = 0x5658;
 pub const PAGE_META: u16 = 1;
 pub const PAGE_ELEMENTS: u16 = 2;
 pub const PAGE_VECTOR: u16 = 3;
+/// vecx_ivfpq: a chunk of the serialised quantizer (coarse centroids and PQ codebooks).
+pub const PAGE_IVF_QUANTIZER: u16 = 4;
+/// vecx_ivfpq: packed list directory entries.
+pub const PAGE_IVF_DIR: u16 = 5;
+/// vecx_ivfpq: packed (heap TID, PQ code) entries of one list.
+pub const PAGE_IVF_LIST: u16 = 6;
+
+/// Bytes of the contents area of a vecx page (between the 24-byte page header, which
+/// PageGetContents skips, and the opaque area).
+pub const CONTENTS_CAPACITY: usize = pg_sys::BLCKSZ as usize - 24 - OPAQUE_SIZE;
 
 /// Raises `index "name" is corrupted` (XX002) with `detail`.
 pub fn corrupted(index: pg_sys::Relation, detail: impl Into<String>) -> ! {
@@ -253,6 +263,20 @@ pub fn set_contents_len(page: pg_sys::Page, len: usize) {
         let header = page as *mut pg_sys::PageHeaderData;
         let start = pg_sys::PageGetContents(page) as usize - page as usize;
         (*header).pd_lower = (start + len) as u16;
+    }
+}
+
+/// Bytes in use in the contents area (pd_lower past the header), checked against the page.
+pub fn contents_len(index: pg_sys::Relation, page: pg_sys::Page, blkno: u32) -> usize {
+    // SAFETY: a valid page header (read through the buffer manager).
+    unsafe {
+        let header = page as *const pg_sys::PageHeaderData;
+        let start = pg_sys::PageGetContents(page) as usize - page as usize;
+        let lower = (*header).pd_lower as usize;
+        if lower < start || lower > start + CONTENTS_CAPACITY {
+            corrupted(index, format!("Block {blkno} has pd_lower {lower}."));
+        }
+        lower - start
     }
 }
 

@@ -139,9 +139,11 @@ impl Engine {
             Engine::VecxHnsw => Some(format!(
                 "CREATE INDEX bench_idx ON {table} USING vecx_hnsw (embedding {opclass}) WITH (m = {m}, ef_construction = {efc})"
             )),
-            Engine::VecxIvfpq => {
-                Some(format!("CREATE INDEX bench_idx ON {table} USING vecx_ivfpq (embedding {opclass}) WITH (lists = {lists})"))
-            }
+            // vecx_ivfpq at its own defaults unless --lists is given.
+            Engine::VecxIvfpq => Some(match opts.lists {
+                Some(l) => format!("CREATE INDEX bench_idx ON {table} USING vecx_ivfpq (embedding {opclass}) WITH (lists = {l})"),
+                None => format!("CREATE INDEX bench_idx ON {table} USING vecx_ivfpq (embedding {opclass})"),
+            }),
         }
     }
 
@@ -173,7 +175,13 @@ impl Engine {
             }
             Engine::PgvectorIvfflat => Some(("ivfflat.probes", probes(lists))),
             Engine::VecxHnsw => Some(("vecx.hnsw_ef_search", vec![10, 20, 40, 80, 160, 320])),
-            Engine::VecxIvfpq => Some(("vecx.ivfpq_probes", probes(lists))),
+            Engine::VecxIvfpq => {
+                let lists = opts
+                    .lists
+                    .map(|l| l as i64)
+                    .unwrap_or_else(|| vecx_core::ivfpq::default_lists(rows) as i64);
+                Some(("vecx.ivfpq_probes", probes(lists)))
+            }
         }
     }
 }

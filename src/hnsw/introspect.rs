@@ -1,67 +1,13 @@
-//! `vecx_index_stats(regclass)` and `vecx_index_check(regclass)` for `vecx_hnsw` indexes.
-//!
-//! Both read every page of the index, so they require SELECT on the indexed table (or ownership);
-//! other roles get SQLSTATE 42501.
+//! The `vecx_hnsw` side of `vecx_index_stats(regclass)` and `vecx_index_check(regclass)`
+//! (see [`crate::introspect`]).
 use std::collections::{HashMap, HashSet};
 
 use pgrx::pg_sys;
-use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
 use vecx_core::hnsw::format::{self, Tid};
 
 use super::graph::PageGraph;
-use crate::error::raise_code;
+use crate::introspect::Stats;
 use crate::pages::{self, corrupted, Buf};
-
-/// Opens the index behind `regclass` after checking it is a vecx_hnsw index the user may read.
-pub struct OpenIndex(pub pg_sys::Relation);
-
-impl OpenIndex {
-    pub fn open(oid: pg_sys::Oid, am_name: &std::ffi::CStr) -> OpenIndex {
-        // SAFETY: catalog lookups and index_open with a lock; errors are raised by PostgreSQL.
-        unsafe {
-            let relkind = pg_sys::get_rel_relkind(oid) as u8;
-            if relkind != pg_sys::RELKIND_INDEX {
-                raise_code(
-                    PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-                    "relation is not an index",
-                    None,
-                );
-            }
-            let heap = pg_sys::IndexGetRelation(oid, false);
-            let acl = pg_sys::pg_class_aclcheck(
-                heap,
-                pg_sys::GetUserId(),
-                pg_sys::ACL_SELECT as pg_sys::AclMode,
-            );
-            if acl != pg_sys::AclResult::ACLCHECK_OK {
-                raise_code(
-                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                    "permission denied for the table of this index",
-                    Some("vecx_index_stats and vecx_index_check require SELECT on the indexed table.".into()),
-                );
-            }
-            let rel = pg_sys::index_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-            let am = pg_sys::get_am_oid(am_name.as_ptr(), false);
-            if (*rel).rd_rel.is_null() || (*(*rel).rd_rel).relam != am {
-                pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-                raise_code(
-                    PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
-                    format!("index is not a {} index", am_name.to_string_lossy()),
-                    None,
-                );
-            }
-            OpenIndex(rel)
-        }
-    }
-}
-
-impl Drop for OpenIndex {
-    fn drop(&mut self) {
-        // SAFETY: closing the relation opened above, with the same lock mode.
-        unsafe { pg_sys::index_close(self.0, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
-    }
-}
 
 struct Census {
     elements: HashMap<Tid, (u8, u8, Tid)>, // level, state, neighbours
@@ -109,22 +55,9 @@ fn census(g: &PageGraph) -> Census {
     }
 }
 
-/// Rows, levels, deleted elements, pages and bytes of a vecx_hnsw index.
-#[pg_extern(sql = false)]
-fn vecx_index_stats(
-    index: pg_sys::Oid,
-) -> TableIterator<
-    'static,
-    (
-        name!(rows, i64),
-        name!(levels, i32),
-        name!(deleted, i64),
-        name!(pages, i64),
-        name!(bytes, i64),
-    ),
-> {
-    let rel = OpenIndex::open(index, c"vecx_hnsw");
-    let g = PageGraph::open(rel.0);
+/// Rows, levels, deleted elements and pages of a vecx_hnsw index.
+pub fn stats(index: pg_sys::Relation) -> Stats {
+    let g = PageGraph::open(index);
     let c = census(&g);
     let rows = c
         .elements
@@ -137,25 +70,22 @@ fn vecx_index_stats(
     } else {
         0
     };
-    TableIterator::once((
+    Stats {
         rows,
-        levels,
+        levels: Some(levels),
         deleted,
-        c.pages as i64,
-        c.pages as i64 * pg_sys::BLCKSZ as i64,
-    ))
+        pages: c.pages as i64,
+        ..Default::default()
+    }
 }
 
 /// Verifies a vecx_hnsw index: the meta page, every element and neighbour tuple decodes, every
 /// neighbour reference points at an element that exists and reaches that level, no list holds
 /// duplicates or self-references, and the entry point is a live element of the recorded level.
-/// Returns true, or raises `index ... is corrupted` (XX002) naming the first problem.
-#[pg_extern(sql = false)]
-fn vecx_index_check(index: pg_sys::Oid) -> bool {
-    let rel = OpenIndex::open(index, c"vecx_hnsw");
-    let g = PageGraph::open(rel.0);
+/// Returns, or raises `index ... is corrupted` (XX002) naming the first problem.
+pub fn check(idx: pg_sys::Relation) {
+    let g = PageGraph::open(idx);
     let c = census(&g);
-    let idx = rel.0;
     if g.meta.entry.is_valid() {
         match c.elements.get(&g.meta.entry) {
             Some((level, _, _)) if *level as u32 == g.meta.entry_level => {}
@@ -232,5 +162,4 @@ fn vecx_index_check(index: pg_sys::Oid) -> bool {
             }
         }
     }
-    true
 }

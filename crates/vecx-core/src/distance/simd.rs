@@ -62,6 +62,14 @@ pub fn l1(a: &[f32], b: &[f32]) -> f64 {
     dispatch!(l1_sum(a, b))
 }
 
+/// Squared distances from `x` to `k` short vectors stored dimension-major in `t` (see the
+/// kernel of the same name), into `acc[..k]`. `t` must hold `x.len() * k` floats.
+#[inline]
+pub fn dist2_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) {
+    assert!(t.len() >= x.len() * k && acc.len() >= k);
+    dispatch!(dist2_many(x, t, k, acc))
+}
+
 // Our own kernels are plain Rust loops over fixed-width lane arrays, written so LLVM turns each
 // lane array into vector registers. They are compiled twice: for the baseline target (SSE2 on
 // x86-64) and with AVX2+FMA enabled; `dispatch!` picks one at run time, as simsimd picks its
@@ -103,6 +111,23 @@ macro_rules! kernels {
             }
             let tail: f64 = ta.iter().zip(tb).map(|(x, y)| (x - y).abs() as f64).sum();
             lane_sum(&acc) + tail
+        }
+
+        /// `acc[j] = sum_d (x[d] - t[d * k + j])^2` for `j < k`: squared distances from `x` to
+        /// `k` short vectors stored dimension-major (PQ sub-space codebooks, k-means on
+        /// sub-spaces). The inner loop runs over consecutive centroids, so it vectorises.
+        $(#[$attr])?
+        #[inline]
+        pub fn dist2_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) {
+            let acc = &mut acc[..k];
+            acc.fill(0.0);
+            for (d, xd) in x.iter().enumerate() {
+                let row = &t[d * k..(d + 1) * k];
+                for (a, c) in acc.iter_mut().zip(row) {
+                    let diff = xd - c;
+                    *a += diff * diff;
+                }
+            }
         }
 
         #[inline]

@@ -44,7 +44,8 @@ pub struct Meta {
     pub quantizer_len: u32,
     pub dir_first: u32,
     pub dir_pages: u32,
-    pub seed: u32,
+    /// Distinguishes builds (REINDEX, TRUNCATE) so backends know when a cached quantizer is stale.
+    pub build_id: u32,
 }
 
 impl Meta {
@@ -64,7 +65,7 @@ impl Meta {
             self.quantizer_len,
             self.dir_first,
             self.dir_pages,
-            self.seed,
+            self.build_id,
         ] {
             b.extend_from_slice(&v.to_le_bytes());
         }
@@ -98,7 +99,7 @@ impl Meta {
             quantizer_len: w(10),
             dir_first: w(11),
             dir_pages: w(12),
-            seed: w(13),
+            build_id: w(13),
         };
         if m.lists == 0 || m.dir_pages == 0 {
             return err("meta page has no lists");
@@ -112,8 +113,13 @@ impl Meta {
         Ok(m)
     }
 
+    /// Bytes of a PQ code (none before the quantizer is trained).
     pub fn code_len(&self) -> usize {
-        super::pq::code_len(self.pq_m as usize, self.pq_bits as u8)
+        if self.trained == 0 {
+            0
+        } else {
+            super::pq::code_len(self.pq_m as usize, self.pq_bits as u8)
+        }
     }
 
     /// Bytes of one list entry.

@@ -43,6 +43,7 @@ pub struct KMeans {
     max_iterations: usize,
     rng: Rng,
     done: bool,
+    random_init: bool,
 }
 
 /// Seeding picks per step: enough work per call to amortise the rayon fork, little enough that
@@ -66,7 +67,16 @@ impl KMeans {
             max_iterations,
             rng: Rng::new(seed),
             done: false,
+            random_init: false,
         }
+    }
+
+    /// Seeds with `k` distinct random points instead of k-means++ (cheaper; what PQ sub-space
+    /// training uses, as in the PQ paper, where the many small codebooks make k-means++ costly
+    /// and add little).
+    pub fn random_init(mut self) -> Self {
+        self.random_init = true;
+        self
     }
 
     fn n(&self) -> usize {
@@ -81,6 +91,22 @@ impl KMeans {
     pub fn step(&mut self) -> Step {
         if self.done {
             return Step::Done;
+        }
+        if self.seeded < self.k && self.random_init {
+            let n = self.n();
+            let mut idx: Vec<usize> = (0..n).collect();
+            for i in 0..self.k {
+                let j = i % n + (self.rng.next_u64() % (n - i % n) as u64) as usize;
+                idx.swap(i % n, j);
+                let c: Vec<f32> = self.point(idx[i % n]).to_vec();
+                self.centroids.extend_from_slice(&c);
+            }
+            self.seeded = self.k;
+            self.assign = assign_all(&self.data, self.dim, &self.centroids);
+            return Step::Seeding {
+                done: self.k,
+                total: self.k,
+            };
         }
         if self.seeded < self.k {
             for _ in 0..PICKS_PER_STEP {
@@ -242,7 +268,43 @@ pub fn nearest(centroids: &[f32], dim: usize, x: &[f32]) -> (usize, f64) {
 
 /// The closest centroid of every point, in parallel.
 pub fn assign_all(data: &[f32], dim: usize, centroids: &[f32]) -> Vec<u32> {
+    if dim < 32 {
+        let t = transpose(centroids, dim);
+        let k = centroids.len() / dim;
+        return data
+            .par_chunks_exact(dim)
+            .map_init(|| vec![0f32; k], |acc, x| nearest_transposed(&t, k, x, acc) as u32)
+            .collect();
+    }
     data.par_chunks_exact(dim)
         .map(|x| nearest(centroids, dim, x).0 as u32)
         .collect()
+}
+
+/// Centroids (`k` rows of `dim`) stored dimension-major (`dim` rows of `k`), for
+/// [`nearest_transposed`].
+pub fn transpose(centroids: &[f32], dim: usize) -> Vec<f32> {
+    let k = centroids.len() / dim;
+    let mut t = vec![0f32; centroids.len()];
+    for (j, c) in centroids.chunks_exact(dim).enumerate() {
+        for (d, v) in c.iter().enumerate() {
+            t[d * k + j] = *v;
+        }
+    }
+    t
+}
+
+/// The closest of `k` short centroids (dimension-major in `t`) to `x`: the distances to all
+/// centroids are accumulated one dimension at a time, a loop over consecutive floats that the
+/// compiler vectorises (the shape of PQ sub-spaces: a few dimensions, 16 or 256 centroids).
+#[inline]
+pub fn nearest_transposed(t: &[f32], k: usize, x: &[f32], acc: &mut [f32]) -> usize {
+    crate::distance::simd::dist2_many(x, t, k, acc);
+    let mut best = 0;
+    for j in 1..k {
+        if acc[j] < acc[best] {
+            best = j;
+        }
+    }
+    best
 }

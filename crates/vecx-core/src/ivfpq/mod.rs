@@ -24,10 +24,13 @@ pub mod train;
 #[cfg(test)]
 mod tests;
 
-/// Default `lists` for a table of `rows` rows: about the square root (at least 1, at most
-/// 32,768), the usual rule for IVF indexes (1,000 lists at 1M rows).
+/// Default `lists` for a table of `rows` rows: one per 400 rows while that is below the square
+/// root (so a list fills a couple of pages and small indexes do not waste half-empty pages),
+/// then the square root, the usual rule for large IVF indexes (1,000 lists at 1M rows). At
+/// least 1, at most 32,768.
 pub fn default_lists(rows: usize) -> usize {
-    ((rows as f64).sqrt().round() as usize).clamp(1, 32_768)
+    let sqrt = (rows as f64).sqrt().round() as usize;
+    (rows / 400).min(sqrt).clamp(1, 32_768)
 }
 
 /// Default `pq_m` (sub-quantizers) for `dims` dimensions: one per 4 dimensions (rounded up), so

@@ -16,7 +16,9 @@
 //!   the list's `-<q, centroid>`.
 use serde::{Deserialize, Serialize};
 
-use super::kmeans::{dist2, nearest, KMeans};
+use std::sync::OnceLock;
+
+use super::kmeans::{dist2, nearest_transposed, transpose, KMeans};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ProductQuantizer {
@@ -27,6 +29,9 @@ pub struct ProductQuantizer {
     pub bounds: Vec<u32>,
     /// Sub-space `s` holds `ksub` centroids of its width, starting at float `ksub * bounds[s]`.
     pub codebooks: Vec<f32>,
+    /// The codebooks dimension-major per sub-space (for encoding), computed on first use.
+    #[serde(skip)]
+    pub transposed: OnceLock<Vec<f32>>,
 }
 
 /// Sub-space boundaries for `dims` dimensions in `m` sub-spaces.
@@ -99,7 +104,8 @@ impl PqTrainer {
                 .collect();
             let n = sub.len() / width;
             let k = ksub.min(n);
-            self.current = Some(KMeans::new(sub, width, k, self.seed ^ (s as u64 + 1) * 0x9e37, self.iterations));
+            let seed = self.seed ^ ((s as u64 + 1) * 0x9e37);
+            self.current = Some(KMeans::new(sub, width, k, seed, self.iterations).random_init());
         }
         let km = self.current.as_mut().expect("set above");
         if km.step() == super::kmeans::Step::Done {
@@ -126,6 +132,7 @@ impl PqTrainer {
             bits: self.bits,
             bounds: self.bounds,
             codebooks: self.codebooks,
+            transposed: OnceLock::new(),
         }
     }
 }
@@ -152,10 +159,20 @@ impl ProductQuantizer {
 
     /// Encodes `x` (`dims` floats) into `out` (`code_len` bytes).
     pub fn encode(&self, x: &[f32], out: &mut [u8]) {
+        let ksub = self.ksub();
+        let t = self.transposed.get_or_init(|| {
+            (0..self.m)
+                .flat_map(|s| {
+                    let (lo, hi) = self.sub(s);
+                    transpose(self.codebook(s), hi - lo)
+                })
+                .collect()
+        });
+        let mut acc = [0f32; 256];
         out.fill(0);
         for s in 0..self.m {
             let (lo, hi) = self.sub(s);
-            let (c, _) = nearest(self.codebook(s), hi - lo, &x[lo..hi]);
+            let c = nearest_transposed(&t[ksub * lo..ksub * hi], ksub, &x[lo..hi], &mut acc);
             set_code(out, s, self.bits, c as u8);
         }
     }

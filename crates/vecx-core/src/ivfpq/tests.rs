@@ -89,7 +89,7 @@ fn recall(metric: Metric, bits: u8) -> f64 {
     let x = data(n, dims, 20, 11);
     let (kind, normalize) = Kind::of(metric).unwrap();
     let prepared: Vec<f32> = x.chunks_exact(dims).flat_map(|r| prepare(kind, normalize, r)).collect();
-    let quant = Training::new(prepared.clone(), dims, default_lists(n), default_pq_m(dims), bits, 9).finish();
+    let quant = Training::new(prepared.clone(), dims, 40, default_pq_m(dims), bits, 9).finish();
     let (lists, codes) = encode_all(&quant, &prepared);
     let len = quant.pq.code_len();
     let queries = data(50, dims, 20, 12);
@@ -131,7 +131,7 @@ fn ivfpq_recall_with_rerank() {
 
 #[test]
 fn formats_round_trip_and_reject_garbage() {
-    let m = Meta { dims: 128, metric: 0, lists: 100, pq_m: 32, pq_bits: 8, trained: 1, quantizer_first: 1, quantizer_pages: 10, quantizer_len: 70000, dir_first: 11, dir_pages: 1, seed: 5 };
+    let m = Meta { dims: 128, metric: 0, lists: 100, pq_m: 32, pq_bits: 8, trained: 1, quantizer_first: 1, quantizer_pages: 10, quantizer_len: 70000, dir_first: 11, dir_pages: 1, build_id: 5 };
     let b = m.encode();
     assert_eq!(b.len(), META_LEN);
     assert_eq!(Meta::decode(&b), Ok(m));
@@ -191,9 +191,11 @@ fn compaction_keeps_live_entries_in_order() {
 #[test]
 fn defaults() {
     assert_eq!(default_lists(0), 1);
-    assert_eq!(default_lists(10_000), 100);
+    assert_eq!(default_lists(10_000), 25);
+    assert_eq!(default_lists(160_000), 400);
     assert_eq!(default_lists(1_000_000), 1000);
     assert_eq!(default_pq_m(128), 32);
     assert_eq!(default_pq_m(25), 7);
     assert_eq!(default_pq_m(1), 1);
 }
+

@@ -1,0 +1,535 @@
+//! CREATE INDEX for `vecx_ivfpq`.
+//!
+//! 1. **Load**: `table_index_build_scan` hands every live row to [`load_callback`], which keeps
+//!    its heap TID and vector (normalised for cosine) while they fit in `maintenance_work_mem`.
+//!    Past that, it keeps a uniform reservoir sample for training and counts the rest.
+//! 2. **Train**: coarse centroids by k-means (k-means++ seeding, Lloyd iterations), then PQ
+//!    codebooks by k-means on the residuals, one sub-space at a time, all from a sample of at most
+//!    50 rows per list (between [`TRAIN_ROWS_MIN`] and [`TRAIN_ROWS_MAX`]). Each bounded step
+//!    (a batch of seeding picks, a slice of a Lloyd iteration) runs on `vecx.build_threads` rayon
+//!    threads while the backend thread waits, then checks for interrupts and reports progress:
+//!    cancel and statement_timeout stop the build between steps.
+//! 3. **Encode**: every row's list and code, in parallel chunks. Rows that did not fit in memory
+//!    are read again by a second table scan and encoded chunk by chunk.
+//! 4. **Write**: the meta page, the quantizer (bincode, cut into page-sized chunks), the list
+//!    directory, then each list's entries on consecutive pages, all without WAL, then one
+//!    `log_newpage_range`.
+//!
+//! On an empty table there is nothing to train on: the index starts untrained (one list, no
+//! codes, scans rank by exact distance) and a NOTICE recommends a REINDEX once rows are loaded.
+//! With fewer rows than `lists`, the index gets one list per row.
+use std::ffi::c_void;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{PgMemoryContexts, PgSqlErrorCode};
+use vecx_core::ivfpq::format::{self, DirEntry, Meta, Quantizer, Tid, DIR_ENTRY_LEN};
+use vecx_core::ivfpq::search::Kind;
+use vecx_core::ivfpq::train::{self, TrainStep, Training};
+use vecx_core::ivfpq::{default_lists, default_pq_m, Rng};
+
+use super::options;
+use super::store::{write_meta_page, DIR_PER_PAGE};
+use crate::datum::VecxArg;
+use crate::error::raise_code;
+use crate::hnsw::build::{check_dims, index_metric, tid_of, typmod_dims};
+use crate::hnsw::graph::metric_code;
+use crate::pages::{self, Buf, CONTENTS_CAPACITY};
+
+const PHASE_LOAD: i64 = 2;
+const PHASE_CENTROIDS: i64 = 3;
+const PHASE_CODEBOOKS: i64 = 4;
+const PHASE_ENCODE: i64 = 5;
+const PHASE_WRITE: i64 = 6;
+
+/// Rows k-means and PQ training look at: 50 per list, within these bounds.
+pub const TRAIN_ROWS_MIN: usize = 20_000;
+pub const TRAIN_ROWS_MAX: usize = 100_000;
+/// Work done between two interrupt checks while training.
+const STEP_BUDGET: std::time::Duration = std::time::Duration::from_millis(100);
+/// Rows encoded per parallel chunk.
+const CHUNK: usize = 8192;
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c_char {
+    let name: &'static std::ffi::CStr = match phase {
+        PHASE_LOAD => c"loading tuples",
+        PHASE_CENTROIDS => c"training centroids",
+        PHASE_CODEBOOKS => c"training codebooks",
+        PHASE_ENCODE => c"encoding tuples",
+        PHASE_WRITE => c"writing pages",
+        _ => return std::ptr::null_mut(),
+    };
+    name.as_ptr() as *mut std::ffi::c_char
+}
+
+fn progress(param: u32, value: i64) {
+    // SAFETY: progress reporting is a no-op outside a command that started it.
+    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) };
+}
+
+/// The scoring kind of the index's operator class, and whether vectors are normalised.
+pub fn kind_of(index: pg_sys::Relation) -> (vecx_core::distance::Metric, Kind, bool) {
+    let metric = index_metric(index);
+    match Kind::of(metric) {
+        Some((k, n)) => (metric, k, n),
+        None => raise_code(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("vecx_ivfpq does not support the {metric:?} distance"),
+            None,
+        ),
+    }
+}
+
+/// The heap attribute number of the indexed column (re-ranking reads it from the table).
+pub fn heap_attnum(index: pg_sys::Relation) -> i16 {
+    // SAFETY: rd_index of an open index; indkey has at least one entry.
+    let attnum = unsafe { *(*(*index).rd_index).indkey.values.as_ptr() };
+    if attnum <= 0 {
+        raise_code(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "vecx_ivfpq indexes a table column, not an expression",
+            Some("Re-ranking reads each candidate's vector from the table column.".into()),
+        );
+    }
+    attnum
+}
+
+struct LoadState {
+    dims: Option<usize>,
+    normalize: bool,
+    tids: Vec<Tid>,
+    rows: Vec<f32>,
+    /// Row capacity of `rows` within maintenance_work_mem.
+    limit: usize,
+    /// Rows seen (non-null), for reservoir sampling once `limit` is reached.
+    seen: usize,
+    overflow: bool,
+    heap_tuples: f64,
+    rng: Rng,
+    tmp: PgMemoryContexts,
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn load_callback(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut c_void,
+) {
+    // SAFETY: state is our LoadState; one value per row (single-column index); tid is valid.
+    unsafe {
+        let st = &mut *(state as *mut LoadState);
+        st.heap_tuples += 1.0;
+        if *isnull {
+            return;
+        }
+        let datum = *values;
+        let tid = tid_of(&*tid);
+        let mut row = Vec::new();
+        let (dims, normalize) = (st.dims, st.normalize);
+        st.tmp.switch_to(|_| {
+            let v = VecxArg::from_raw(datum);
+            if let Some(d) = dims {
+                check_dims(d, v.len());
+            }
+            row = train::prepare(Kind::L2, normalize, &v);
+        });
+        st.tmp.reset();
+        let d = row.len();
+        st.dims = Some(d);
+        st.seen += 1;
+        if st.tids.len() < st.limit && !st.overflow {
+            st.tids.push(tid);
+            st.rows.extend_from_slice(&row);
+            if st.tids.len() % 4096 == 0 {
+                progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, st.tids.len() as i64);
+            }
+        } else {
+            // Out of memory for every row: from now on `rows` is a reservoir sample for training
+            // and a second scan encodes everything.
+            st.overflow = true;
+            let j = (st.rng.next_u64() % st.seen as u64) as usize;
+            if j < st.limit {
+                st.rows[j * d..(j + 1) * d].copy_from_slice(&row);
+            }
+        }
+    }
+}
+
+/// Runs one bounded piece of parallel work on the build's rayon pool, on another thread, while
+/// this (backend) thread waits; then checks for interrupts.
+fn on_workers<T: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> T + Send) -> T {
+    let out = std::thread::scope(|s| {
+        s.spawn(|| match pool {
+            Some(p) => p.install(f),
+            None => f(),
+        })
+        .join()
+    });
+    pgrx::check_for_interrupts!();
+    match out {
+        Ok(v) => v,
+        Err(_) => raise_code(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "vecx_ivfpq build thread failed",
+            None,
+        ),
+    }
+}
+
+/// Entries of every list: packed (heap TID, code) bytes.
+struct Lists {
+    entry_len: usize,
+    bytes: Vec<Vec<u8>>,
+}
+
+impl Lists {
+    fn add(&mut self, list: u32, tid: Tid, code: &[u8]) {
+        let b = &mut self.bytes[list as usize];
+        let at = b.len();
+        b.resize(at + self.entry_len, 0);
+        format::encode_tid(tid, &mut b[at..]);
+        b[at + format::TID_LEN..].copy_from_slice(code);
+    }
+}
+
+fn encode_into(pool: &Option<rayon::ThreadPool>, q: &Quantizer, tids: &[Tid], rows: &[f32], lists: &mut Lists) {
+    let len = q.pq.code_len();
+    for (ct, cr) in tids.chunks(CHUNK).zip(rows.chunks(CHUNK * q.dims)) {
+        let (ls, codes) = on_workers(pool, || train::encode_all(q, cr));
+        for (i, t) in ct.iter().enumerate() {
+            lists.add(ls[i], *t, &codes[i * len..(i + 1) * len]);
+        }
+    }
+}
+
+struct EncodeState<'a> {
+    pool: &'a Option<rayon::ThreadPool>,
+    q: &'a Quantizer,
+    normalize: bool,
+    lists: &'a mut Lists,
+    tids: Vec<Tid>,
+    rows: Vec<f32>,
+    done: usize,
+    tmp: PgMemoryContexts,
+}
+
+impl EncodeState<'_> {
+    fn flush(&mut self) {
+        encode_into(self.pool, self.q, &self.tids, &self.rows, self.lists);
+        self.done += self.tids.len();
+        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, self.done as i64);
+        self.tids.clear();
+        self.rows.clear();
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn encode_callback(
+    _index: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    _alive: bool,
+    state: *mut c_void,
+) {
+    // SAFETY: as load_callback, with an EncodeState.
+    unsafe {
+        let st = &mut *(state as *mut EncodeState);
+        if *isnull {
+            return;
+        }
+        let datum = *values;
+        let (dims, normalize) = (st.q.dims, st.normalize);
+        let mut row = Vec::new();
+        st.tmp.switch_to(|_| {
+            let v = VecxArg::from_raw(datum);
+            check_dims(dims, v.len());
+            row = train::prepare(Kind::L2, normalize, &v);
+        });
+        st.tmp.reset();
+        st.tids.push(tid_of(&*tid));
+        st.rows.extend_from_slice(&row);
+        if st.tids.len() == CHUNK {
+            st.flush();
+        }
+    }
+}
+
+/// A build id unlikely to repeat for the same index OID (see the quantizer cache).
+fn new_build_id(index: pg_sys::Relation) -> u32 {
+    // SAFETY: reading the clock and the relation OID.
+    let (now, oid) = unsafe { (pg_sys::GetCurrentTimestamp() as u64, (*index).rd_id.to_u32() as u64) };
+    let mut r = Rng::new(now ^ (oid << 32));
+    (r.next_u64() as u32).max(1)
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    index_info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
+    let (metric, _kind, normalize) = kind_of(index);
+    heap_attnum(index);
+    let (lists_opt, pq_m_opt, bits) = options::of_index(index);
+    let typmod = typmod_dims(index);
+    if let (Some(d), true) = (typmod, pq_m_opt > 0) {
+        options::check_pq_m(pq_m_opt, d);
+    }
+    // SAFETY: maintenance_work_mem is a server GUC (kB); rd_id of an open relation.
+    let (budget, oid) = unsafe { (pg_sys::maintenance_work_mem as usize * 1024, (*index).rd_id.to_u32() as u64) };
+    let per_row = typmod.unwrap_or(128) * 4 + 16;
+    let mut st = LoadState {
+        dims: typmod,
+        normalize,
+        tids: Vec::new(),
+        rows: Vec::new(),
+        limit: (budget / 2 / per_row).max(1024),
+        seen: 0,
+        overflow: false,
+        heap_tuples: 0.0,
+        rng: Rng::new(oid),
+        tmp: PgMemoryContexts::new("vecx_ivfpq build tuple"),
+    };
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
+    // SAFETY: a standard index build scan calling our callback with our state.
+    unsafe {
+        pg_sys::table_index_build_scan(heap, index, index_info, true, true, Some(load_callback), &mut st as *mut LoadState as *mut c_void, std::ptr::null_mut());
+    }
+    let dims = st.dims.unwrap_or(0);
+    let rows = st.seen;
+    let build_id = new_build_id(index);
+    let threads = crate::gucs::build_threads();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok();
+
+    let (meta, quantizer, lists) = if rows == 0 {
+        pgrx::notice!("vecx_ivfpq index built on an empty table: rows inserted now are kept in one list and searched by exact distance; REINDEX once the table has data to train the lists and codes");
+        let meta = Meta {
+            dims: dims as u32,
+            metric: metric_code(metric),
+            lists: 1,
+            pq_m: pq_m_opt as u32,
+            pq_bits: bits as u32,
+            trained: 0,
+            build_id,
+            ..Default::default()
+        };
+        let lists = Lists { entry_len: meta.entry_len(), bytes: vec![Vec::new()] };
+        (meta, None, lists)
+    } else {
+        let pq_m = if pq_m_opt == 0 { default_pq_m(dims) } else { pq_m_opt };
+        options::check_pq_m(pq_m, dims);
+        let wanted = if lists_opt == 0 { default_lists(rows) } else { lists_opt };
+        // Training sample: 50 rows per list (at least TRAIN_ROWS_MIN, at most TRAIN_ROWS_MAX),
+        // drawn from the rows kept in memory.
+        let kept = st.rows.len() / dims;
+        let cap = (50 * wanted).clamp(TRAIN_ROWS_MIN, TRAIN_ROWS_MAX).min(kept);
+        // A random draw (partial Fisher-Yates), also when it is every row: heap order may be
+        // clustered, and PQ training uses a prefix of the sample.
+        let mut idx: Vec<usize> = (0..kept).collect();
+        let mut r = Rng::new(oid ^ 0x5eed);
+        for i in 0..cap {
+            let j = i + (r.next_u64() % (kept - i) as u64) as usize;
+            idx.swap(i, j);
+        }
+        let sample: Vec<f32> = idx[..cap].iter().flat_map(|&i| st.rows[i * dims..(i + 1) * dims].iter().copied()).collect();
+        progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_CENTROIDS);
+        let mut training = Training::new(sample, dims, wanted, pq_m, bits, oid);
+        let mut phase = PHASE_CENTROIDS;
+        loop {
+            // Steps for up to STEP_BUDGET at a time, so the cancel check comes often and thread
+            // hand-offs stay rare.
+            let s = on_workers(&pool, || {
+                let t0 = std::time::Instant::now();
+                loop {
+                    let s = training.step();
+                    if s == TrainStep::Done || t0.elapsed() >= STEP_BUDGET {
+                        break s;
+                    }
+                }
+            });
+            match s {
+                TrainStep::Coarse(vecx_core::ivfpq::kmeans::Step::Seeding { done, total }) => {
+                    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, total as i64);
+                    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, done as i64);
+                }
+                TrainStep::Coarse(_) => {}
+                TrainStep::Codebooks { subspace, m } => {
+                    if phase != PHASE_CODEBOOKS {
+                        phase = PHASE_CODEBOOKS;
+                        progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_CODEBOOKS);
+                        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, m as i64);
+                    }
+                    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, subspace as i64);
+                }
+                TrainStep::Done => break,
+            }
+        }
+        let q = training.finish();
+        let meta = Meta {
+            dims: dims as u32,
+            metric: metric_code(metric),
+            lists: q.lists as u32,
+            pq_m: pq_m as u32,
+            pq_bits: bits as u32,
+            trained: 1,
+            build_id,
+            ..Default::default()
+        };
+        let mut lists = Lists { entry_len: meta.entry_len(), bytes: vec![Vec::new(); q.lists] };
+        progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ENCODE);
+        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, rows as i64);
+        progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+        if !st.overflow {
+            encode_into(&pool, &q, &st.tids, &st.rows, &mut lists);
+        } else {
+            pgrx::notice!("vecx_ivfpq: the table does not fit in maintenance_work_mem; training used a sample of {kept} rows and a second table scan encodes all {rows}");
+            st.rows = Vec::new();
+            st.tids = Vec::new();
+            let mut es = EncodeState {
+                pool: &pool,
+                q: &q,
+                normalize,
+                lists: &mut lists,
+                tids: Vec::with_capacity(CHUNK),
+                rows: Vec::with_capacity(CHUNK * dims),
+                done: 0,
+                tmp: PgMemoryContexts::new("vecx_ivfpq encode tuple"),
+            };
+            // SAFETY: as above, with the encoding callback.
+            unsafe {
+                pg_sys::table_index_build_scan(heap, index, index_info, true, false, Some(encode_callback), &mut es as *mut EncodeState as *mut c_void, std::ptr::null_mut());
+            }
+            es.flush();
+        }
+        (meta, Some(q), lists)
+    };
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
+    let nblocks = write_pages(index, meta, quantizer.as_ref(), &lists);
+    if pages::needs_wal(index) {
+        // SAFETY: every page of the main fork was written by us in this transaction.
+        unsafe { pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks, true) };
+    }
+    let indexed: usize = lists.bytes.iter().map(|b| b.len() / lists.entry_len).sum();
+    // SAFETY: palloc0 of the result struct the caller expects.
+    unsafe {
+        let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>()) as *mut pg_sys::IndexBuildResult;
+        (*result).heap_tuples = st.heap_tuples;
+        (*result).index_tuples = indexed as f64;
+        result
+    }
+}
+
+/// Writes every page in block order (no WAL); returns the block count.
+fn write_pages(index: pg_sys::Relation, mut meta: Meta, q: Option<&Quantizer>, lists: &Lists) -> u32 {
+    let blob = q.map(|q| q.to_bytes()).unwrap_or_default();
+    let qpages = blob.len().div_ceil(CONTENTS_CAPACITY);
+    let dpages = (meta.lists as usize).div_ceil(DIR_PER_PAGE);
+    let per_page = CONTENTS_CAPACITY / lists.entry_len * lists.entry_len;
+    meta.quantizer_first = 1;
+    meta.quantizer_pages = qpages as u32;
+    meta.quantizer_len = blob.len() as u32;
+    meta.dir_first = 1 + qpages as u32;
+    meta.dir_pages = dpages as u32;
+    // Directory: list l's pages follow the directory, list after list (at least one page each).
+    let mut next = meta.dir_first + dpages as u32;
+    let mut dir = Vec::with_capacity(lists.bytes.len());
+    for b in &lists.bytes {
+        let n = b.len().div_ceil(per_page).max(1) as u32;
+        dir.push(DirEntry {
+            first: next,
+            last: next + n - 1,
+            hint: next + n - 1,
+            count: (b.len() / lists.entry_len) as u32,
+        });
+        next += n;
+    }
+    let write = |page_type: u16, fill: &dyn Fn(pg_sys::Page)| {
+        let buf = Buf::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+        pages::init_page(buf.page(), page_type);
+        fill(buf.page());
+        buf.mark_dirty();
+    };
+    write(pages::PAGE_META, &|p| write_meta_page(p, &meta));
+    for chunk in blob.chunks(CONTENTS_CAPACITY) {
+        write(pages::PAGE_IVF_QUANTIZER, &|p| {
+            pages::contents(p, chunk.len()).copy_from_slice(chunk);
+            pages::set_contents_len(p, chunk.len());
+        });
+    }
+    for dchunk in dir.chunks(DIR_PER_PAGE) {
+        write(pages::PAGE_IVF_DIR, &|p| {
+            let c = pages::contents(p, CONTENTS_CAPACITY);
+            for (i, d) in dchunk.iter().enumerate() {
+                d.encode(&mut c[i * DIR_ENTRY_LEN..(i + 1) * DIR_ENTRY_LEN]);
+            }
+            pages::set_contents_len(p, dchunk.len() * DIR_ENTRY_LEN);
+        });
+    }
+    for (l, b) in lists.bytes.iter().enumerate() {
+        let d = dir[l];
+        let n = d.last - d.first + 1;
+        for i in 0..n {
+            let lo = (i as usize * per_page).min(b.len());
+            let hi = (lo + per_page).min(b.len());
+            pgrx::check_for_interrupts!();
+            write(pages::PAGE_IVF_LIST, &|p| {
+                pages::contents(p, hi - lo).copy_from_slice(&b[lo..hi]);
+                pages::set_contents_len(p, hi - lo);
+                if i + 1 < n {
+                    set_next(p, d.first + i + 1);
+                }
+            });
+        }
+    }
+    next
+}
+
+/// Sets the `next` link in a page's opaque area.
+pub fn set_next(page: pg_sys::Page, next: u32) {
+    // SAFETY: page is an initialised vecx page (opaque area of OPAQUE_SIZE bytes).
+    unsafe {
+        let o = pg_sys::PageGetSpecialPointer(page) as *mut pages::Opaque;
+        (*o).next = next;
+    }
+}
+
+/// The init fork of an unlogged index: an untrained, empty index (meta, directory, one list).
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
+    let (metric, _, _) = kind_of(index);
+    let (_, pq_m, bits) = options::of_index(index);
+    let meta = Meta {
+        dims: typmod_dims(index).unwrap_or(0) as u32,
+        metric: metric_code(metric),
+        lists: 1,
+        pq_m: pq_m as u32,
+        pq_bits: bits as u32,
+        trained: 0,
+        build_id: new_build_id(index),
+        dir_first: 1,
+        dir_pages: 1,
+        ..Default::default()
+    };
+    let dir = DirEntry { first: 2, last: 2, hint: 2, count: 0 };
+    for (i, page_type) in [pages::PAGE_META, pages::PAGE_IVF_DIR, pages::PAGE_IVF_LIST].into_iter().enumerate() {
+        let buf = Buf::extend(index, pg_sys::ForkNumber::INIT_FORKNUM);
+        let p = buf.page();
+        pages::init_page(p, page_type);
+        match i {
+            0 => write_meta_page(p, &meta),
+            1 => {
+                dir.encode(pages::contents(p, DIR_ENTRY_LEN));
+                pages::set_contents_len(p, DIR_ENTRY_LEN);
+            }
+            _ => {}
+        }
+        buf.mark_dirty();
+        // SAFETY: the buffer is initialised, dirty and exclusively locked.
+        unsafe { pg_sys::log_newpage_buffer(buf.buffer, true) };
+    }
+}

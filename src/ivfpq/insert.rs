@@ -1,0 +1,177 @@
+//! INSERT into `vecx_ivfpq`: the row goes to the list of its nearest centroid, as its PQ code.
+//!
+//! The list's directory entry says which page may have room (`hint`). The entry is appended
+//! there under that page's exclusive lock, one Generic WAL record. A full page sends the insert
+//! along the chain (moving the hint forward); at the end of the chain the list grows: under the
+//! directory page's exclusive lock (which serialises growth of the lists on that directory page),
+//! the last page is locked, a new page is added and linked, and the directory entry updated, in
+//! one WAL record of three pages. Inserts into different lists never wait for each other, and
+//! space vacuum frees anywhere in a chain is reused (vacuum moves the hint back).
+//!
+//! An index built on an empty table is untrained: rows go to its single list without a code.
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use vecx_core::ivfpq::format::{self, Meta, Tid};
+use vecx_core::ivfpq::search::Kind;
+use vecx_core::ivfpq::train;
+
+use super::build::{kind_of, set_next};
+use super::store::{self, read_meta, update_dir_entry, write_meta_page, DIR_PER_PAGE, META_BLOCK};
+use crate::datum::VecxArg;
+use crate::hnsw::build::{check_dims, tid_of};
+use crate::pages::{self, corrupted, Buf, Wal, CONTENTS_CAPACITY};
+
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
+    _index_unchanged: bool,
+    _index_info: *mut pg_sys::IndexInfo,
+) -> bool {
+    // SAFETY: single-column index: one value and one null flag; heap_tid is valid.
+    unsafe {
+        if *isnull {
+            return false;
+        }
+        let heap = tid_of(&*heap_tid);
+        let datum = *values;
+        let mut ctx = pgrx::PgMemoryContexts::new("vecx_ivfpq insert");
+        ctx.switch_to(|_| {
+            let v = VecxArg::from_raw(datum);
+            insert_vector(index, heap, &v);
+        });
+    }
+    false
+}
+
+pub fn insert_vector(index: pg_sys::Relation, heap: Tid, vector: &[f32]) {
+    let mut meta = read_meta(index);
+    if meta.dims == 0 {
+        set_dims(index, vector.len());
+        meta = read_meta(index);
+    }
+    check_dims(meta.dims as usize, vector.len());
+    let (_, _, normalize) = kind_of(index);
+    let mut entry = vec![0u8; meta.entry_len()];
+    format::encode_tid(heap, &mut entry);
+    let list = match store::quantizer(index, &meta) {
+        Some(q) => {
+            let x = train::prepare(Kind::L2, normalize, vector);
+            train::encode(&q, &x, &mut entry[format::TID_LEN..])
+        }
+        None => 0,
+    };
+    append(index, &meta, list, &entry);
+}
+
+fn set_dims(index: pg_sys::Relation, dims: usize) {
+    let buf = Buf::read(index, META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    let mut meta = match Meta::decode(pages::contents(buf.page(), format::META_LEN)) {
+        Ok(m) => m,
+        Err(e) => corrupted(index, format!("Meta page: {e}.")),
+    };
+    if meta.dims == 0 {
+        meta.dims = dims as u32;
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf, false);
+        write_meta_page(page, &meta);
+        wal.finish();
+    }
+}
+
+/// Room left on a list page, in bytes.
+fn room(index: pg_sys::Relation, buf: &Buf, blkno: u32, entry_len: usize) -> bool {
+    let o = pages::opaque(index, buf.page(), blkno);
+    if o.page_type != pages::PAGE_IVF_LIST {
+        corrupted(index, format!("Block {blkno} is not a list page."));
+    }
+    pages::contents_len(index, buf.page(), blkno) + entry_len <= CONTENTS_CAPACITY
+}
+
+fn append_to(index: pg_sys::Relation, buf: &Buf, blkno: u32, entry: &[u8], new_page: bool) {
+    let mut wal = Wal::start(index);
+    let page = wal.register(buf, new_page);
+    if new_page {
+        pages::init_page(page, pages::PAGE_IVF_LIST);
+    }
+    let len = pages::contents_len(index, page, blkno);
+    pages::contents(page, len + entry.len())[len..].copy_from_slice(entry);
+    pages::set_contents_len(page, len + entry.len());
+    wal.finish();
+}
+
+/// Appends `entry` to list `list`.
+fn append(index: pg_sys::Relation, meta: &Meta, list: u32, entry: &[u8]) {
+    let d = store::dir_entry(index, meta, list);
+    let mut blk = d.hint;
+    let mut steps = 0u32;
+    // Fast path: walk from the hint to the first page with room.
+    loop {
+        store::check_block(index, blk);
+        let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        if room(index, &buf, blk, entry.len()) {
+            append_to(index, &buf, blk, entry, false);
+            drop(buf);
+            if steps > 0 {
+                update_dir_entry(index, meta, list, |e| {
+                    let moved = e.hint != blk;
+                    e.hint = blk;
+                    moved
+                });
+            }
+            return;
+        }
+        let next = pages::opaque(index, buf.page(), blk).next;
+        drop(buf);
+        if next == pg_sys::InvalidBlockNumber {
+            break;
+        }
+        blk = next;
+        steps += 1;
+        if steps > pages::nblocks(index) {
+            corrupted(index, format!("List {list} has a cycle."));
+        }
+    }
+    grow(index, meta, list, entry);
+}
+
+/// Adds a page at the end of list `list` holding `entry` (or uses room that appeared meanwhile).
+fn grow(index: pg_sys::Relation, meta: &Meta, list: u32, entry: &[u8]) {
+    let (dblk, off) = meta.dir_slot(list, DIR_PER_PAGE);
+    store::check_block(index, dblk);
+    let dbuf = Buf::read(index, dblk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    let mut d = match format::DirEntry::decode(&pages::contents(dbuf.page(), CONTENTS_CAPACITY)[off..]) {
+        Ok(d) => d,
+        Err(e) => corrupted(index, format!("Directory entry of list {list}: {e}.")),
+    };
+    let last = d.last;
+    store::check_block(index, last);
+    let lbuf = Buf::read(index, last, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    if room(index, &lbuf, last, entry.len()) {
+        // Another insert grew the list meanwhile.
+        append_to(index, &lbuf, last, entry, false);
+        return;
+    }
+    if pages::opaque(index, lbuf.page(), last).next != pg_sys::InvalidBlockNumber {
+        corrupted(index, format!("List {list}: its last page {last} has a successor."));
+    }
+    let nbuf = Buf::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+    let nblk = nbuf.blkno();
+    let mut wal = Wal::start(index);
+    let dpage = wal.register(&dbuf, false);
+    let lpage = wal.register(&lbuf, false);
+    let npage = wal.register(&nbuf, true);
+    pages::init_page(npage, pages::PAGE_IVF_LIST);
+    pages::contents(npage, entry.len()).copy_from_slice(entry);
+    pages::set_contents_len(npage, entry.len());
+    set_next(lpage, nblk);
+    d.last = nblk;
+    d.hint = nblk;
+    d.encode(&mut pages::contents(dpage, CONTENTS_CAPACITY)[off..off + format::DIR_ENTRY_LEN]);
+    wal.finish();
+}

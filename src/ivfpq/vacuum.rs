@@ -1,0 +1,149 @@
+//! VACUUM for `vecx_ivfpq`.
+//!
+//! `ambulkdelete` walks every list: on each page, entries whose heap row is dead are removed by
+//! compacting the page in place (one Generic WAL record per page that changed). Entries never
+//! move between pages, so a concurrent scan, which copies a page's entries under its share lock,
+//! sees each live entry exactly once. When a list gained room, its directory entry's `hint` moves
+//! back to the first page with room, so inserts refill freed space before growing the list:
+//! delete/reinsert cycles do not grow the index. Finally vacuum takes and releases SCAN_LOCK in
+//! exclusive mode: scans that read a removed TID have ended before the heap can recycle it.
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use vecx_core::ivfpq::format::{self, Tid};
+
+use super::store::{self, read_meta, update_dir_entry};
+use crate::hnsw::{PageLock, SCAN_LOCK};
+use crate::pages::{self, Buf, Wal, CONTENTS_CAPACITY};
+
+fn alloc_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
+    if stats.is_null() {
+        // SAFETY: palloc0 of the struct the caller expects back.
+        unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()) as *mut pg_sys::IndexBulkDeleteResult }
+    } else {
+        stats
+    }
+}
+
+/// Live entries and pages of every list (for vacuum's statistics).
+fn count(index: pg_sys::Relation) -> (f64, u32) {
+    let meta = read_meta(index);
+    let mut live = 0usize;
+    for l in 0..meta.lists {
+        let mut blk = store::dir_entry(index, &meta, l).first;
+        while blk != pg_sys::InvalidBlockNumber {
+            let (n, next) = store::read_list_page(index, &meta, blk, |b| b.len() / meta.entry_len());
+            live += n;
+            blk = next;
+        }
+    }
+    (live as f64, pages::nblocks(index))
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn ambulkdelete(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+    callback: pg_sys::IndexBulkDeleteCallback,
+    callback_state: *mut std::ffi::c_void,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    let stats = alloc_stats(stats);
+    // SAFETY: info is valid for the call.
+    let index = unsafe { (*info).index };
+    let Some(callback) = callback else {
+        return stats;
+    };
+    let meta = read_meta(index);
+    let entry_len = meta.entry_len();
+    let mut removed = 0f64;
+    let mut live = 0f64;
+    for l in 0..meta.lists {
+        let d = store::dir_entry(index, &meta, l);
+        let mut blk = d.first;
+        let mut first_room: Option<u32> = None;
+        let mut hops = 0u32;
+        while blk != pg_sys::InvalidBlockNumber {
+            // SAFETY: honours vacuum_cost_delay and checks for interrupts.
+            unsafe { pg_sys::vacuum_delay_point() };
+            store::check_block(index, blk);
+            let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+            let o = pages::opaque(index, buf.page(), blk);
+            if o.page_type != pages::PAGE_IVF_LIST {
+                pages::corrupted(index, format!("Block {blk} in list {l} is not a list page."));
+            }
+            let len = pages::contents_len(index, buf.page(), blk);
+            if let Err(e) = format::check_list_contents(len, entry_len) {
+                pages::corrupted(index, format!("List page {blk}: {e}."));
+            }
+            let bytes = pages::contents(buf.page(), len);
+            let is_dead = |t: Tid| {
+                let mut ip = pg_sys::ItemPointerData::default();
+                pgrx::itemptr::item_pointer_set_all(&mut ip, t.block, t.offset);
+                // SAFETY: the callback vacuum gave us, with its state.
+                unsafe { callback(&mut ip, callback_state) }
+            };
+            let dead: Vec<bool> = store::entries(bytes, entry_len).map(|(t, _)| is_dead(t)).collect();
+            let ndead = dead.iter().filter(|d| **d).count();
+            if ndead > 0 {
+                let mut wal = Wal::start(index);
+                let page = wal.register(&buf, false);
+                let mut i = 0;
+                let new_len = format::compact_entries(pages::contents(page, len), entry_len, |_| {
+                    i += 1;
+                    dead[i - 1]
+                });
+                pages::set_contents_len(page, new_len);
+                wal.finish();
+            }
+            removed += ndead as f64;
+            live += (dead.len() - ndead) as f64;
+            if first_room.is_none() && len - ndead * entry_len + entry_len <= CONTENTS_CAPACITY {
+                first_room = Some(blk);
+            }
+            blk = o.next;
+            hops += 1;
+            if hops > pages::nblocks(index) {
+                pages::corrupted(index, format!("List {l} has a cycle."));
+            }
+        }
+        if let Some(room) = first_room {
+            update_dir_entry(index, &meta, l, |e| {
+                // Only move the hint back. Chain order is block order: the build writes each list
+                // on consecutive blocks and growth appends a block at the end of the relation.
+                let back = room < e.hint;
+                if back {
+                    e.hint = room;
+                }
+                back
+            });
+        }
+    }
+    // Scans that read a removed TID must end before the heap recycles it.
+    drop(PageLock::acquire(index, SCAN_LOCK, pg_sys::ExclusiveLock));
+    // SAFETY: stats is ours to fill.
+    unsafe {
+        (*stats).tuples_removed += removed;
+        (*stats).num_index_tuples = live;
+        (*stats).num_pages = pages::nblocks(index);
+    }
+    stats
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amvacuumcleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+) -> *mut pg_sys::IndexBulkDeleteResult {
+    // SAFETY: info is valid for the call.
+    let (analyze_only, index) = unsafe { ((*info).analyze_only, (*info).index) };
+    if analyze_only {
+        return stats;
+    }
+    let stats = alloc_stats(stats);
+    let (live, pages) = count(index);
+    // SAFETY: stats is ours to fill.
+    unsafe {
+        (*stats).num_index_tuples = live;
+        (*stats).num_pages = pages;
+    }
+    stats
+}
