@@ -4,7 +4,9 @@
 //!    lists are read and every entry scored by ADC (per-list lookup tables for L2, one table for
 //!    inner product and cosine). The best `vecx.ivfpq_rerank * 10` candidates are re-ranked by
 //!    exact distance, reading each candidate's vector from the table through the scan's
-//!    snapshot (rows invisible to it are dropped here), and returned in exact distance order.
+//!    snapshot (rows invisible to it are dropped here), and the better half of them is returned
+//!    in exact distance order (the worse half is where candidates the codes ranked lower would
+//!    beat them): with the default rerank = 4, 40 candidates serve a `LIMIT` of up to 20.
 //!    With `vecx.ivfpq_rerank = 0` every candidate of the probed lists is returned in code
 //!    order instead (approximate distance order, no table reads).
 //! 2. **Exact**: if the executor still wants rows, its filter is selective (or LIMIT is large).
@@ -329,8 +331,14 @@ fn next(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
                 cands.reverse();
                 st.ready = cands;
             } else {
+                // Re-rank rerank * 10 candidates; return the better half. Its rows are almost
+                // never beaten by a candidate the codes ranked lower, while the worse half often
+                // is, and would have to come late in the exact phase.
                 cands.truncate(rerank * 10);
-                st.ready = rerank_all(st, &cands, snapshot, &query);
+                let mut ranked = rerank_all(st, &cands, snapshot, &query);
+                let half = ranked.len() / 2;
+                ranked.drain(..half);
+                st.ready = ranked;
             }
         }
     }
