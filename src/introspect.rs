@@ -41,10 +41,18 @@ impl OpenIndex {
         unsafe {
             let relkind = pg_sys::get_rel_relkind(oid) as u8;
             if relkind != pg_sys::RELKIND_INDEX {
-                raise_code(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, "relation is not an index", None);
+                raise_code(
+                    PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+                    "relation is not an index",
+                    None,
+                );
             }
             let heap = pg_sys::IndexGetRelation(oid, false);
-            let acl = pg_sys::pg_class_aclcheck(heap, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode);
+            let acl = pg_sys::pg_class_aclcheck(
+                heap,
+                pg_sys::GetUserId(),
+                pg_sys::ACL_SELECT as pg_sys::AclMode,
+            );
             if acl != pg_sys::AclResult::ACLCHECK_OK {
                 raise_code(
                     PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -53,14 +61,22 @@ impl OpenIndex {
                 );
             }
             let rel = pg_sys::index_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-            let relam = if (*rel).rd_rel.is_null() { pg_sys::InvalidOid } else { (*(*rel).rd_rel).relam };
+            let relam = if (*rel).rd_rel.is_null() {
+                pg_sys::InvalidOid
+            } else {
+                (*(*rel).rd_rel).relam
+            };
             let am = if relam == pg_sys::get_am_oid(c"vecx_hnsw".as_ptr(), true) {
                 Am::Hnsw
             } else if relam == pg_sys::get_am_oid(c"vecx_ivfpq".as_ptr(), true) {
                 Am::IvfPq
             } else {
                 pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-                raise_code(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, "index is not a vecx_hnsw or vecx_ivfpq index", None);
+                raise_code(
+                    PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+                    "index is not a vecx_hnsw or vecx_ivfpq index",
+                    None,
+                );
             };
             OpenIndex(rel, am)
         }

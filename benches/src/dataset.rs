@@ -35,9 +35,34 @@ pub struct Dataset {
     /// Class labels (e.g. MNIST digits) for the label filter, if the dataset has them.
     pub base_labels: Option<Vec<i32>>,
     pub query_labels: Option<Vec<i32>>,
+    /// Rows loaded before the index is built; the rest are inserted one by one afterwards
+    /// (`--insert-after`). Equal to the row count unless set.
+    pub build_rows: usize,
 }
 
 impl Dataset {
+    /// Appends the vectors of `file` (fvecs, in the dataset's folder) as rows inserted after the
+    /// index build; the shipped ground truth no longer applies, so it is dropped (the harness
+    /// computes it on the union).
+    pub fn append_after_build(&mut self, root: &Path, file: &str) -> io::Result<usize> {
+        let (extra, dim) = crate::files::read_fvecs(&root.join(&self.name).join(file), None)?;
+        if dim != self.dim {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{file} has {dim} dimensions, the dataset {}", self.dim),
+            ));
+        }
+        let n = extra.len() / dim;
+        self.build_rows = self.len();
+        self.base.extend_from_slice(&extra);
+        if let Some(l) = self.base_labels.as_mut() {
+            l.extend(std::iter::repeat_n(-1, n));
+        }
+        self.truth = None;
+        self.name = format!("{}+{}", self.name, file.trim_end_matches(".fvecs"));
+        Ok(n)
+    }
+
     pub fn len(&self) -> usize {
         self.base.len() / self.dim
     }
@@ -151,6 +176,7 @@ pub fn load_named(root: &Path, name: &str, metric: Option<Metric>) -> io::Result
     } else {
         None
     };
+    let build_rows = base.len() / dim.max(1);
     Ok(Dataset {
         name: name.to_string(),
         dim,
@@ -160,6 +186,7 @@ pub fn load_named(root: &Path, name: &str, metric: Option<Metric>) -> io::Result
         truth,
         base_labels: labels(&dir.join("base_labels.npy"))?,
         query_labels: labels(&dir.join("query_labels.npy"))?,
+        build_rows,
     })
 }
 
@@ -222,5 +249,6 @@ pub fn synthetic(
         truth: None,
         base_labels: None,
         query_labels: None,
+        build_rows: n,
     }
 }

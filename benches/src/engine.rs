@@ -180,7 +180,12 @@ impl Engine {
                     .lists
                     .map(|l| l as i64)
                     .unwrap_or_else(|| vecx_core::ivfpq::default_lists(rows) as i64);
-                Some(("vecx.ivfpq_probes", probes(lists)))
+                // Also a quarter of the lists (the acceptance point).
+                let mut v = probes(lists);
+                v.push((lists / 4).max(1));
+                v.sort_unstable();
+                v.dedup();
+                Some(("vecx.ivfpq_probes", v))
             }
         }
     }

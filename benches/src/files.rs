@@ -92,7 +92,7 @@ pub fn read_npy(path: &Path) -> io::Result<Npy> {
         std::str::from_utf8(&m[start..start + header_len]).map_err(|_| bad(path, "bad header"))?;
     let field = |key: &str| -> Option<&str> {
         let i = header.find(key)? + key.len();
-        let rest = header[i..].trim_start_matches(|c| c == '\'' || c == ':' || c == ' ');
+        let rest = header[i..].trim_start_matches(['\'', ':', ' ']);
         Some(rest)
     };
     let descr = field("'descr'")

@@ -55,7 +55,7 @@ pub fn load(
         "COPY {table} (id, label, sel, embedding) FROM STDIN (FORMAT binary)"
     ))?;
     let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT4, Type::INT4, Type::INT4, vec_type]);
-    let bar = ProgressBar::new(ds.len() as u64).with_style(
+    let bar = ProgressBar::new(ds.build_rows as u64).with_style(
         ProgressStyle::with_template(
             "  loading {msg} [{bar:30}] {pos}/{len} rows, {per_sec}, ETA {eta}",
         )
@@ -63,7 +63,7 @@ pub fn load(
         .progress_chars("=> "),
     );
     bar.set_message(table.to_string());
-    for r in 0..ds.len() {
+    for r in 0..ds.build_rows {
         let label = ds.base_labels.as_ref().map(|l| l[r]);
         writer.write(&[&(r as i32), &label, &sel(r), &VecParam(ds.row(r))])?;
         if r % 1024 == 0 {
@@ -75,4 +75,22 @@ pub fn load(
     std::io::stderr().flush().ok();
     client.batch_execute(&format!("VACUUM ANALYZE {table}"))?;
     Ok(())
+}
+
+/// Inserts the rows past `ds.build_rows` one statement each, as an application would after the
+/// index exists; returns how many.
+pub fn insert_after_build(
+    client: &mut Client,
+    ds: &Dataset,
+    table: &str,
+) -> Result<usize, Box<dyn Error>> {
+    let stmt = client.prepare(&format!(
+        "INSERT INTO {table} (id, label, sel, embedding) VALUES ($1, $2, $3, $4)"
+    ))?;
+    for r in ds.build_rows..ds.len() {
+        let label = ds.base_labels.as_ref().map(|l| l[r]);
+        client.execute(&stmt, &[&(r as i32), &label, &sel(r), &VecParam(ds.row(r))])?;
+    }
+    client.batch_execute(&format!("ANALYZE {table}"))?;
+    Ok(ds.len() - ds.build_rows)
 }

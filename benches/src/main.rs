@@ -34,6 +34,13 @@ struct Args {
     /// cohere1k, fmnist1k) or synthetic:ROWS:DIM[:CLUSTERS]
     #[arg(long, default_value = "synthetic:10000:64")]
     dataset: String,
+    /// An fvecs file in each named dataset's folder (e.g. extra_ngt4k.fvecs) whose vectors are
+    /// inserted one by one after the index is built; recall is measured on the union
+    #[arg(long)]
+    insert_after: Option<String>,
+    /// Extra settings for every query session, NAME=VALUE (repeatable), e.g. vecx.ivfpq_rerank=10
+    #[arg(long = "set")]
+    set: Vec<String>,
     /// Where named datasets live
     #[arg(long, default_value = "../shared/datasets")]
     datasets_dir: PathBuf,
@@ -89,7 +96,8 @@ struct Args {
     #[arg(long)]
     check_exact: bool,
     /// Acceptance rules, failing the run (exit 1) when not met; repeatable:
-    /// `[DATASET/]ENGINE[@PARAM]:[filter=NAME:]recall>=X` (also `short<=N`, `out_of_order<=N`).
+    /// `[DATASET/]ENGINE[@PARAM]:[filter=NAME:]recall>=X` (also `short<=N`, `out_of_order<=N`,
+    /// and `ENGINE:size_ratio<=X`, the index size over the raw float32 vectors).
     /// Filter rules apply to the forced-index runs.
     #[arg(long)]
     require: Vec<String>,
@@ -126,7 +134,12 @@ fn load_dataset(spec: &str, args: &Args) -> Result<Dataset, Box<dyn Error>> {
             metric.unwrap_or(vecx_core::distance::Metric::L2),
         )
     } else {
-        dataset::load_named(&args.datasets_dir, spec, metric)?
+        let mut ds = dataset::load_named(&args.datasets_dir, spec, metric)?;
+        if let Some(file) = &args.insert_after {
+            let n = ds.append_after_build(&args.datasets_dir, file)?;
+            eprintln!("  {spec}: {n} rows of {file} are inserted after the index build (ground truth on the union)");
+        }
+        ds
     };
     ds.limit_queries(args.queries);
     Ok(ds)
@@ -393,6 +406,12 @@ fn check_rule(r: &Report, rule: &str) -> Vec<String> {
         return fail("bad number".into());
     };
     let observed: Vec<f64> = match filter {
+        // Index size as a fraction of the raw float32 vectors.
+        None if metric == "size_ratio" => er
+            .index_bytes
+            .map(|b| b as f64 / r.raw_vector_bytes.max(1) as f64)
+            .into_iter()
+            .collect(),
         None => er
             .points
             .iter()
@@ -555,6 +574,13 @@ fn bench_dataset(
             er.index_sql = Some(sql);
             client.batch_execute(&format!("ANALYZE {table}"))?;
         }
+        if ds.build_rows < ds.len() {
+            // Rows arriving after the build (--insert-after); the table is reloaded for the next
+            // engine so every engine starts from the same state.
+            let n = vecx_bench::load::insert_after_build(client, ds, table)?;
+            loaded.remove(table);
+            eprintln!("  {}: inserted {n} rows after the build", engine.name());
+        }
         let op = Engine::operator(ds.metric);
         let select = format!("SELECT id, (embedding {op} $1)::float8 FROM {table}");
         let order = format!("ORDER BY embedding {op} $1 LIMIT {k}");
@@ -572,6 +598,7 @@ fn bench_dataset(
         };
         for param in sweep {
             let mut session = engine.session_sql();
+            session.extend(args.set.iter().map(|kv| format!("SET {kv}")));
             if let (Some(guc), Some(v)) = (&er.sweep_guc, param) {
                 session.push(format!("SET {guc} = {v}"));
             }

@@ -166,7 +166,7 @@ unsafe extern "C-unwind" fn build_callback(
         }
         if st.tids.len() < limit {
             st.tids.push(tid);
-            if st.tids.len() % 1024 == 0 {
+            if st.tids.len().is_multiple_of(1024) {
                 progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, st.tids.len() as i64);
             }
         } else {
@@ -526,7 +526,7 @@ unsafe extern "C-unwind" fn overflow_callback(
         });
         st.tmp.reset();
         st.inserted += 1;
-        if st.inserted % 256 == 0 {
+        if st.inserted.is_multiple_of(256) {
             progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, st.inserted as i64);
         }
     }

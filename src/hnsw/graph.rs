@@ -147,7 +147,7 @@ impl PageGraph {
         match e.vector {
             VectorPlace::Inline(bytes) => {
                 if cfg!(target_endian = "little")
-                    && (bytes.as_ptr() as usize) % std::mem::align_of::<f32>() == 0
+                    && (bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<f32>())
                 {
                     // SAFETY: the bytes are `dims` little-endian f32 values inside the locked page,
                     // 4-byte aligned (checked), on a little-endian target: they are valid f32s,

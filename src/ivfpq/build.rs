@@ -144,7 +144,7 @@ unsafe extern "C-unwind" fn load_callback(
         if st.tids.len() < st.limit && !st.overflow {
             st.tids.push(tid);
             st.rows.extend_from_slice(&row);
-            if st.tids.len() % 4096 == 0 {
+            if st.tids.len().is_multiple_of(4096) {
                 progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, st.tids.len() as i64);
             }
         } else {
@@ -196,7 +196,13 @@ impl Lists {
     }
 }
 
-fn encode_into(pool: &Option<rayon::ThreadPool>, q: &Quantizer, tids: &[Tid], rows: &[f32], lists: &mut Lists) {
+fn encode_into(
+    pool: &Option<rayon::ThreadPool>,
+    q: &Quantizer,
+    tids: &[Tid],
+    rows: &[f32],
+    lists: &mut Lists,
+) {
     let len = q.pq.code_len();
     for (ct, cr) in tids.chunks(CHUNK).zip(rows.chunks(CHUNK * q.dims)) {
         let (ls, codes) = on_workers(pool, || train::encode_all(q, cr));
@@ -262,7 +268,12 @@ unsafe extern "C-unwind" fn encode_callback(
 /// A build id unlikely to repeat for the same index OID (see the quantizer cache).
 fn new_build_id(index: pg_sys::Relation) -> u32 {
     // SAFETY: reading the clock and the relation OID.
-    let (now, oid) = unsafe { (pg_sys::GetCurrentTimestamp() as u64, (*index).rd_id.to_u32() as u64) };
+    let (now, oid) = unsafe {
+        (
+            pg_sys::GetCurrentTimestamp() as u64,
+            (*index).rd_id.to_u32() as u64,
+        )
+    };
     let mut r = Rng::new(now ^ (oid << 32));
     (r.next_u64() as u32).max(1)
 }
@@ -281,7 +292,12 @@ pub unsafe extern "C-unwind" fn ambuild(
         options::check_pq_m(pq_m_opt, d);
     }
     // SAFETY: maintenance_work_mem is a server GUC (kB); rd_id of an open relation.
-    let (budget, oid) = unsafe { (pg_sys::maintenance_work_mem as usize * 1024, (*index).rd_id.to_u32() as u64) };
+    let (budget, oid) = unsafe {
+        (
+            pg_sys::maintenance_work_mem as usize * 1024,
+            (*index).rd_id.to_u32() as u64,
+        )
+    };
     let per_row = typmod.unwrap_or(128) * 4 + 16;
     let mut st = LoadState {
         dims: typmod,
@@ -298,13 +314,25 @@ pub unsafe extern "C-unwind" fn ambuild(
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     // SAFETY: a standard index build scan calling our callback with our state.
     unsafe {
-        pg_sys::table_index_build_scan(heap, index, index_info, true, true, Some(load_callback), &mut st as *mut LoadState as *mut c_void, std::ptr::null_mut());
+        pg_sys::table_index_build_scan(
+            heap,
+            index,
+            index_info,
+            true,
+            true,
+            Some(load_callback),
+            &mut st as *mut LoadState as *mut c_void,
+            std::ptr::null_mut(),
+        );
     }
     let dims = st.dims.unwrap_or(0);
     let rows = st.seen;
     let build_id = new_build_id(index);
     let threads = crate::gucs::build_threads();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .ok();
 
     let (meta, quantizer, lists) = if rows == 0 {
         pgrx::notice!("vecx_ivfpq index built on an empty table: rows inserted now are kept in one list and searched by exact distance; REINDEX once the table has data to train the lists and codes");
@@ -318,16 +346,29 @@ pub unsafe extern "C-unwind" fn ambuild(
             build_id,
             ..Default::default()
         };
-        let lists = Lists { entry_len: meta.entry_len(), bytes: vec![Vec::new()] };
+        let lists = Lists {
+            entry_len: meta.entry_len(),
+            bytes: vec![Vec::new()],
+        };
         (meta, None, lists)
     } else {
-        let pq_m = if pq_m_opt == 0 { default_pq_m(dims) } else { pq_m_opt };
+        let pq_m = if pq_m_opt == 0 {
+            default_pq_m(dims)
+        } else {
+            pq_m_opt
+        };
         options::check_pq_m(pq_m, dims);
-        let wanted = if lists_opt == 0 { default_lists(rows) } else { lists_opt };
+        let wanted = if lists_opt == 0 {
+            default_lists(rows)
+        } else {
+            lists_opt
+        };
         // Training sample: 50 rows per list (at least TRAIN_ROWS_MIN, at most TRAIN_ROWS_MAX),
         // drawn from the rows kept in memory.
         let kept = st.rows.len() / dims;
-        let cap = (50 * wanted).clamp(TRAIN_ROWS_MIN, TRAIN_ROWS_MAX).min(kept);
+        let cap = (50 * wanted)
+            .clamp(TRAIN_ROWS_MIN, TRAIN_ROWS_MAX)
+            .min(kept);
         // A random draw (partial Fisher-Yates), also when it is every row: heap order may be
         // clustered, and PQ training uses a prefix of the sample.
         let mut idx: Vec<usize> = (0..kept).collect();
@@ -336,7 +377,10 @@ pub unsafe extern "C-unwind" fn ambuild(
             let j = i + (r.next_u64() % (kept - i) as u64) as usize;
             idx.swap(i, j);
         }
-        let sample: Vec<f32> = idx[..cap].iter().flat_map(|&i| st.rows[i * dims..(i + 1) * dims].iter().copied()).collect();
+        let sample: Vec<f32> = idx[..cap]
+            .iter()
+            .flat_map(|&i| st.rows[i * dims..(i + 1) * dims].iter().copied())
+            .collect();
         progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_CENTROIDS);
         let mut training = Training::new(sample, dims, wanted, pq_m, bits, oid);
         let mut phase = PHASE_CENTROIDS;
@@ -380,7 +424,10 @@ pub unsafe extern "C-unwind" fn ambuild(
             build_id,
             ..Default::default()
         };
-        let mut lists = Lists { entry_len: meta.entry_len(), bytes: vec![Vec::new(); q.lists] };
+        let mut lists = Lists {
+            entry_len: meta.entry_len(),
+            bytes: vec![Vec::new(); q.lists],
+        };
         progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ENCODE);
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, rows as i64);
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
@@ -402,7 +449,16 @@ pub unsafe extern "C-unwind" fn ambuild(
             };
             // SAFETY: as above, with the encoding callback.
             unsafe {
-                pg_sys::table_index_build_scan(heap, index, index_info, true, false, Some(encode_callback), &mut es as *mut EncodeState as *mut c_void, std::ptr::null_mut());
+                pg_sys::table_index_build_scan(
+                    heap,
+                    index,
+                    index_info,
+                    true,
+                    false,
+                    Some(encode_callback),
+                    &mut es as *mut EncodeState as *mut c_void,
+                    std::ptr::null_mut(),
+                );
             }
             es.flush();
         }
@@ -412,12 +468,15 @@ pub unsafe extern "C-unwind" fn ambuild(
     let nblocks = write_pages(index, meta, quantizer.as_ref(), &lists);
     if pages::needs_wal(index) {
         // SAFETY: every page of the main fork was written by us in this transaction.
-        unsafe { pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks, true) };
+        unsafe {
+            pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks, true)
+        };
     }
     let indexed: usize = lists.bytes.iter().map(|b| b.len() / lists.entry_len).sum();
     // SAFETY: palloc0 of the result struct the caller expects.
     unsafe {
-        let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>()) as *mut pg_sys::IndexBuildResult;
+        let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
+            as *mut pg_sys::IndexBuildResult;
         (*result).heap_tuples = st.heap_tuples;
         (*result).index_tuples = indexed as f64;
         result
@@ -425,7 +484,12 @@ pub unsafe extern "C-unwind" fn ambuild(
 }
 
 /// Writes every page in block order (no WAL); returns the block count.
-fn write_pages(index: pg_sys::Relation, mut meta: Meta, q: Option<&Quantizer>, lists: &Lists) -> u32 {
+fn write_pages(
+    index: pg_sys::Relation,
+    mut meta: Meta,
+    q: Option<&Quantizer>,
+    lists: &Lists,
+) -> u32 {
     let blob = q.map(|q| q.to_bytes()).unwrap_or_default();
     let qpages = blob.len().div_ceil(CONTENTS_CAPACITY);
     let dpages = (meta.lists as usize).div_ceil(DIR_PER_PAGE);
@@ -515,8 +579,16 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         dir_pages: 1,
         ..Default::default()
     };
-    let dir = DirEntry { first: 2, last: 2, hint: 2, count: 0 };
-    for (i, page_type) in [pages::PAGE_META, pages::PAGE_IVF_DIR, pages::PAGE_IVF_LIST].into_iter().enumerate() {
+    let dir = DirEntry {
+        first: 2,
+        last: 2,
+        hint: 2,
+        count: 0,
+    };
+    for (i, page_type) in [pages::PAGE_META, pages::PAGE_IVF_DIR, pages::PAGE_IVF_LIST]
+        .into_iter()
+        .enumerate()
+    {
         let buf = Buf::extend(index, pg_sys::ForkNumber::INIT_FORKNUM);
         let p = buf.page();
         pages::init_page(p, page_type);

@@ -32,7 +32,10 @@ pub unsafe extern "C-unwind" fn amcostestimate(
             return;
         }
         let tuples = (*(*path).indexinfo).tuples.max(1.0);
-        let index = pg_sys::index_open((*(*path).indexinfo).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
+        let index = pg_sys::index_open(
+            (*(*path).indexinfo).indexoid,
+            pg_sys::NoLock as pg_sys::LOCKMODE,
+        );
         let lists = (super::store::read_meta(index).lists as f64).max(1.0);
         pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
         let probes = (IVFPQ_PROBES.get().max(1) as f64).min(lists);

@@ -145,10 +145,11 @@ fn grow(index: pg_sys::Relation, meta: &Meta, list: u32, entry: &[u8]) {
     let (dblk, off) = meta.dir_slot(list, DIR_PER_PAGE);
     store::check_block(index, dblk);
     let dbuf = Buf::read(index, dblk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-    let mut d = match format::DirEntry::decode(&pages::contents(dbuf.page(), CONTENTS_CAPACITY)[off..]) {
-        Ok(d) => d,
-        Err(e) => corrupted(index, format!("Directory entry of list {list}: {e}.")),
-    };
+    let mut d =
+        match format::DirEntry::decode(&pages::contents(dbuf.page(), CONTENTS_CAPACITY)[off..]) {
+            Ok(d) => d,
+            Err(e) => corrupted(index, format!("Directory entry of list {list}: {e}.")),
+        };
     let last = d.last;
     store::check_block(index, last);
     let lbuf = Buf::read(index, last, pg_sys::BUFFER_LOCK_EXCLUSIVE);
@@ -158,7 +159,10 @@ fn grow(index: pg_sys::Relation, meta: &Meta, list: u32, entry: &[u8]) {
         return;
     }
     if pages::opaque(index, lbuf.page(), last).next != pg_sys::InvalidBlockNumber {
-        corrupted(index, format!("List {list}: its last page {last} has a successor."));
+        corrupted(
+            index,
+            format!("List {list}: its last page {last} has a successor."),
+        );
     }
     let nbuf = Buf::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM);
     let nblk = nbuf.blkno();

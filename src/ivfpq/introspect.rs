@@ -23,13 +23,19 @@ fn list_sizes(index: pg_sys::Relation) -> Vec<usize> {
         let d = store::dir_entry(index, &meta, l);
         for b in [d.first, d.last, d.hint] {
             if b == store::META_BLOCK || b >= nblocks {
-                corrupted(index, format!("List {l} refers to block {b} outside the index."));
+                corrupted(
+                    index,
+                    format!("List {l} refers to block {b} outside the index."),
+                );
             }
         }
         let (mut blk, mut n, mut seen_hint, mut prev) = (d.first, 0usize, false, d.first);
         while blk != pg_sys::InvalidBlockNumber {
             if !owner.insert(blk) {
-                corrupted(index, format!("Block {blk} is in two lists, or list {l} has a cycle."));
+                corrupted(
+                    index,
+                    format!("Block {blk} is in two lists, or list {l} has a cycle."),
+                );
             }
             seen_hint |= blk == d.hint;
             let (count, next) = store::read_list_page(index, &meta, blk, |bytes| {
@@ -45,10 +51,19 @@ fn list_sizes(index: pg_sys::Relation) -> Vec<usize> {
             blk = next;
         }
         if prev != d.last {
-            corrupted(index, format!("List {l} ends at block {prev}, its directory entry says {}.", d.last));
+            corrupted(
+                index,
+                format!(
+                    "List {l} ends at block {prev}, its directory entry says {}.",
+                    d.last
+                ),
+            );
         }
         if !seen_hint {
-            corrupted(index, format!("List {l}'s insert hint {} is not in its chain.", d.hint));
+            corrupted(
+                index,
+                format!("List {l}'s insert hint {} is not in its chain.", d.hint),
+            );
         }
         sizes.push(n);
     }

@@ -32,7 +32,8 @@ pub mod vacuum;
 fn vecx_ivfpq_handler() -> pgrx::datum::Internal {
     // SAFETY: an IndexAmRoutine node palloc'd in the caller's context, filled completely.
     unsafe {
-        let am = pgrx::PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine);
+        let am =
+            pgrx::PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine);
         let r = am.as_ptr();
         (*r).amstrategies = 0;
         (*r).amsupport = 1;

@@ -68,7 +68,13 @@ impl Fetcher {
 
     /// The exact distance from `query` to the row at `tid`, or None when no version of the row
     /// is visible to `snapshot` (or its vector is NULL).
-    fn distance(&mut self, tid: Tid, snapshot: pg_sys::Snapshot, metric: Metric, query: &[f32]) -> Option<f32> {
+    fn distance(
+        &mut self,
+        tid: Tid,
+        snapshot: pg_sys::Snapshot,
+        metric: Metric,
+        query: &[f32],
+    ) -> Option<f32> {
         let mut ip = pg_sys::ItemPointerData::default();
         pgrx::itemptr::item_pointer_set_all(&mut ip, tid.block, tid.offset);
         let (fetch, slot, attnum) = (self.fetch, self.slot, self.attnum);
@@ -80,7 +86,14 @@ impl Fetcher {
             self.tmp.switch_to(|_| {
                 let mut call_again = false;
                 let mut all_dead = false;
-                if pg_sys::table_index_fetch_tuple(fetch, &mut ip, snapshot, slot, &mut call_again, &mut all_dead) {
+                if pg_sys::table_index_fetch_tuple(
+                    fetch,
+                    &mut ip,
+                    snapshot,
+                    slot,
+                    &mut call_again,
+                    &mut all_dead,
+                ) {
                     let mut isnull = false;
                     let d = pg_sys::slot_getattr(slot, attnum, &mut isnull);
                     if !isnull {
@@ -147,7 +160,11 @@ fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
 }
 
 #[pg_guard]
-pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32, norderbys: i32) -> pg_sys::IndexScanDesc {
+pub unsafe extern "C-unwind" fn ambeginscan(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+) -> pg_sys::IndexScanDesc {
     // SAFETY: as in the HNSW scan: the state lives in the scan's memory context.
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
@@ -221,7 +238,10 @@ pub unsafe extern "C-unwind" fn amendscan(scan: pg_sys::IndexScanDesc) {
 }
 
 #[pg_guard]
-pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _dir: pg_sys::ScanDirection::Type) -> bool {
+pub unsafe extern "C-unwind" fn amgettuple(
+    scan: pg_sys::IndexScanDesc,
+    _dir: pg_sys::ScanDirection::Type,
+) -> bool {
     // SAFETY: scan is our descriptor; xs_heaptid is ours to set.
     unsafe {
         (*scan).xs_recheck = false;
@@ -275,7 +295,13 @@ fn score_list(index: pg_sys::Relation, st: &mut ScanState, l: u32, out: &mut Vec
 
 fn next(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
     // SAFETY: fields of the scan descriptor, valid for the scan's lifetime.
-    let (index, heap, snapshot) = unsafe { ((*scan).indexRelation, (*scan).heapRelation, (*scan).xs_snapshot) };
+    let (index, heap, snapshot) = unsafe {
+        (
+            (*scan).indexRelation,
+            (*scan).heapRelation,
+            (*scan).xs_snapshot,
+        )
+    };
     let st = state(scan);
     if st.phase == Phase::Done {
         return None;
@@ -389,7 +415,12 @@ fn next(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
 }
 
 /// Exact distances of `cands` (invisible rows dropped), sorted descending for popping.
-fn rerank_all(st: &mut ScanState, cands: &[(f32, Tid)], snapshot: pg_sys::Snapshot, query: &[f32]) -> Vec<(f32, Tid)> {
+fn rerank_all(
+    st: &mut ScanState,
+    cands: &[(f32, Tid)],
+    snapshot: pg_sys::Snapshot,
+    query: &[f32],
+) -> Vec<(f32, Tid)> {
     let metric = st.metric;
     let mut out = Vec::with_capacity(cands.len());
     if let Some(f) = st.fetcher.as_mut() {

@@ -38,7 +38,10 @@ fn checked(index: pg_sys::Relation, buf: &Buf, blkno: u32, page_type: u16) -> pa
     if o.page_type != page_type {
         corrupted(
             index,
-            format!("Block {blkno} has page type {}, expected {page_type}.", o.page_type),
+            format!(
+                "Block {blkno} has page type {}, expected {page_type}.",
+                o.page_type
+            ),
         );
     }
     o
@@ -46,7 +49,10 @@ fn checked(index: pg_sys::Relation, buf: &Buf, blkno: u32, page_type: u16) -> pa
 
 pub fn check_block(index: pg_sys::Relation, blkno: u32) {
     if blkno == META_BLOCK || blkno >= pages::nblocks(index) {
-        corrupted(index, format!("Reference to block {blkno} outside the index."));
+        corrupted(
+            index,
+            format!("Reference to block {blkno} outside the index."),
+        );
     }
 }
 
@@ -137,11 +143,21 @@ pub fn quantizer(index: pg_sys::Relation, meta: &Meta) -> Option<Rc<Quantizer>> 
     if bytes.len() != meta.quantizer_len as usize {
         corrupted(
             index,
-            format!("Quantizer is {} bytes, meta page says {}.", bytes.len(), meta.quantizer_len),
+            format!(
+                "Quantizer is {} bytes, meta page says {}.",
+                bytes.len(),
+                meta.quantizer_len
+            ),
         );
     }
     let q = match Quantizer::from_bytes(&bytes) {
-        Ok(q) if q.dims == meta.dims as usize && q.lists == meta.lists as usize && q.pq.m == meta.pq_m as usize => q,
+        Ok(q)
+            if q.dims == meta.dims as usize
+                && q.lists == meta.lists as usize
+                && q.pq.m == meta.pq_m as usize =>
+        {
+            q
+        }
         Ok(_) => corrupted(index, "Quantizer does not match the meta page."),
         Err(e) => corrupted(index, format!("Quantizer: {e}.")),
     };

@@ -18,7 +18,10 @@ use crate::pages::{self, Buf, Wal, CONTENTS_CAPACITY};
 fn alloc_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
     if stats.is_null() {
         // SAFETY: palloc0 of the struct the caller expects back.
-        unsafe { pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()) as *mut pg_sys::IndexBulkDeleteResult }
+        unsafe {
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>())
+                as *mut pg_sys::IndexBulkDeleteResult
+        }
     } else {
         stats
     }
@@ -31,7 +34,8 @@ fn count(index: pg_sys::Relation) -> (f64, u32) {
     for l in 0..meta.lists {
         let mut blk = store::dir_entry(index, &meta, l).first;
         while blk != pg_sys::InvalidBlockNumber {
-            let (n, next) = store::read_list_page(index, &meta, blk, |b| b.len() / meta.entry_len());
+            let (n, next) =
+                store::read_list_page(index, &meta, blk, |b| b.len() / meta.entry_len());
             live += n;
             blk = next;
         }
@@ -68,7 +72,10 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
             let o = pages::opaque(index, buf.page(), blk);
             if o.page_type != pages::PAGE_IVF_LIST {
-                pages::corrupted(index, format!("Block {blk} in list {l} is not a list page."));
+                pages::corrupted(
+                    index,
+                    format!("Block {blk} in list {l} is not a list page."),
+                );
             }
             let len = pages::contents_len(index, buf.page(), blk);
             if let Err(e) = format::check_list_contents(len, entry_len) {
@@ -81,16 +88,19 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
                 // SAFETY: the callback vacuum gave us, with its state.
                 unsafe { callback(&mut ip, callback_state) }
             };
-            let dead: Vec<bool> = store::entries(bytes, entry_len).map(|(t, _)| is_dead(t)).collect();
+            let dead: Vec<bool> = store::entries(bytes, entry_len)
+                .map(|(t, _)| is_dead(t))
+                .collect();
             let ndead = dead.iter().filter(|d| **d).count();
             if ndead > 0 {
                 let mut wal = Wal::start(index);
                 let page = wal.register(&buf, false);
                 let mut i = 0;
-                let new_len = format::compact_entries(pages::contents(page, len), entry_len, |_| {
-                    i += 1;
-                    dead[i - 1]
-                });
+                let new_len =
+                    format::compact_entries(pages::contents(page, len), entry_len, |_| {
+                        i += 1;
+                        dead[i - 1]
+                    });
                 pages::set_contents_len(page, new_len);
                 wal.finish();
             }

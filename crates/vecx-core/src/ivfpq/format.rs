@@ -150,7 +150,10 @@ pub struct DirEntry {
 
 impl DirEntry {
     pub fn encode(&self, out: &mut [u8]) {
-        for (i, v) in [self.first, self.last, self.hint, self.count].iter().enumerate() {
+        for (i, v) in [self.first, self.last, self.hint, self.count]
+            .iter()
+            .enumerate()
+        {
             out[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
         }
     }
@@ -183,7 +186,7 @@ pub fn decode_tid(b: &[u8]) -> Tid {
 
 /// Checks that `len` bytes of list-page contents hold whole entries.
 pub fn check_list_contents(len: usize, entry_len: usize) -> Result<usize, FormatError> {
-    if entry_len == 0 || len % entry_len != 0 {
+    if entry_len == 0 || !len.is_multiple_of(entry_len) {
         return err(format!(
             "list page holds {len} bytes, not a whole number of {entry_len}-byte entries"
         ));
@@ -192,7 +195,11 @@ pub fn check_list_contents(len: usize, entry_len: usize) -> Result<usize, Format
 }
 
 /// Removes the entries whose TID `dead` says, compacting in place; returns the new length.
-pub fn compact_entries(bytes: &mut [u8], entry_len: usize, mut dead: impl FnMut(Tid) -> bool) -> usize {
+pub fn compact_entries(
+    bytes: &mut [u8],
+    entry_len: usize,
+    mut dead: impl FnMut(Tid) -> bool,
+) -> usize {
     let n = bytes.len() / entry_len;
     let mut kept = 0;
     for i in 0..n {

@@ -53,7 +53,7 @@ const PICKS_PER_STEP: usize = 8;
 impl KMeans {
     /// Clusters `data` (`n * dim` floats, `n >= 1`) into `k >= 1` clusters.
     pub fn new(data: Vec<f32>, dim: usize, k: usize, seed: u64, max_iterations: usize) -> Self {
-        assert!(dim > 0 && k > 0 && !data.is_empty() && data.len() % dim == 0);
+        assert!(dim > 0 && k > 0 && !data.is_empty() && data.len().is_multiple_of(dim));
         let n = data.len() / dim;
         KMeans {
             data,
@@ -273,7 +273,10 @@ pub fn assign_all(data: &[f32], dim: usize, centroids: &[f32]) -> Vec<u32> {
         let k = centroids.len() / dim;
         return data
             .par_chunks_exact(dim)
-            .map_init(|| vec![0f32; k], |acc, x| nearest_transposed(&t, k, x, acc) as u32)
+            .map_init(
+                || vec![0f32; k],
+                |acc, x| nearest_transposed(&t, k, x, acc) as u32,
+            )
             .collect();
     }
     data.par_chunks_exact(dim)

@@ -65,15 +65,25 @@ pub struct PqTrainer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PqStep {
     /// Working on sub-space `subspace` of `m`.
-    Training { subspace: usize, m: usize },
+    Training {
+        subspace: usize,
+        m: usize,
+    },
     Done,
 }
 
 impl PqTrainer {
     /// `data`: `n * dims` training vectors (residuals), `n >= 1`; `m` in `1..=dims`; `bits` 4 or 8.
-    pub fn new(data: Vec<f32>, dims: usize, m: usize, bits: u8, iterations: usize, seed: u64) -> Self {
+    pub fn new(
+        data: Vec<f32>,
+        dims: usize,
+        m: usize,
+        bits: u8,
+        iterations: usize,
+        seed: u64,
+    ) -> Self {
         assert!(m >= 1 && m <= dims && (bits == 4 || bits == 8));
-        assert!(!data.is_empty() && data.len() % dims == 0);
+        assert!(!data.is_empty() && data.len().is_multiple_of(dims));
         PqTrainer {
             data,
             dims,
@@ -113,7 +123,8 @@ impl PqTrainer {
             let k = c.len() / width;
             // Fewer training points than codes: repeat centroids so every code decodes.
             for j in 0..ksub {
-                self.codebooks.extend_from_slice(&c[(j % k) * width..(j % k + 1) * width]);
+                self.codebooks
+                    .extend_from_slice(&c[(j % k) * width..(j % k + 1) * width]);
             }
             self.current = None;
             self.subspace += 1;
@@ -236,7 +247,7 @@ pub fn code_len(m: usize, bits: u8) -> usize {
 fn set_code(out: &mut [u8], s: usize, bits: u8, c: u8) {
     if bits == 8 {
         out[s] = c;
-    } else if s % 2 == 0 {
+    } else if s.is_multiple_of(2) {
         out[s / 2] |= c & 0x0f;
     } else {
         out[s / 2] |= (c & 0x0f) << 4;
@@ -247,7 +258,7 @@ fn set_code(out: &mut [u8], s: usize, bits: u8, c: u8) {
 fn get_code(code: &[u8], s: usize, bits: u8) -> u8 {
     if bits == 8 {
         code[s]
-    } else if s % 2 == 0 {
+    } else if s.is_multiple_of(2) {
         code[s / 2] & 0x0f
     } else {
         code[s / 2] >> 4

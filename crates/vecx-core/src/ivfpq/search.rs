@@ -75,7 +75,8 @@ impl QueryScorer {
         match self.kind {
             Kind::L2 => {
                 self.scratch.clear();
-                self.scratch.extend(self.q.iter().zip(c).map(|(a, b)| a - b));
+                self.scratch
+                    .extend(self.q.iter().zip(c).map(|(a, b)| a - b));
                 quant.pq.table_l2(&self.scratch, &mut self.table);
                 self.constant = 0.0;
             }

@@ -13,7 +13,9 @@ fn data(n: usize, dims: usize, clusters: usize, seed: u64) -> Vec<f32> {
         let (u, v) = (rng.next_f64().max(1e-12), rng.next_f64());
         ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
     };
-    let centres: Vec<f32> = (0..clusters * dims).map(|_| 4.0 * gauss(&mut rng)).collect();
+    let centres: Vec<f32> = (0..clusters * dims)
+        .map(|_| 4.0 * gauss(&mut rng))
+        .collect();
     let mut out = Vec::with_capacity(n * dims);
     for _ in 0..n {
         let c = (rng.next_u64() % clusters as u64) as usize;
@@ -75,12 +77,18 @@ fn pq_reconstructs_and_adc_matches_decoded_distance() {
             norm += crate::distance::dot(row, row);
             let exact = crate::distance::l2_squared(&q, &back) as f32;
             let approx = pq.adc(&table, &code);
-            assert!((exact - approx).abs() <= 1e-3 * exact.max(1.0), "{exact} vs {approx}");
+            assert!(
+                (exact - approx).abs() <= 1e-3 * exact.max(1.0),
+                "{exact} vs {approx}"
+            );
             let ip = -(crate::distance::dot(&q, &back) as f32);
             assert!((ip - pq.adc(&dtable, &code)).abs() <= 1e-3 * ip.abs().max(1.0));
         }
         // Quantization keeps most of the signal.
-        assert!(err < 0.25 * norm, "dims {dims} m {m} bits {bits}: error {err} of {norm}");
+        assert!(
+            err < 0.25 * norm,
+            "dims {dims} m {m} bits {bits}: error {err} of {norm}"
+        );
     }
 }
 
@@ -88,14 +96,21 @@ fn recall(metric: Metric, bits: u8) -> f64 {
     let (n, dims, k) = (4000, 32, 10);
     let x = data(n, dims, 20, 11);
     let (kind, normalize) = Kind::of(metric).unwrap();
-    let prepared: Vec<f32> = x.chunks_exact(dims).flat_map(|r| prepare(kind, normalize, r)).collect();
+    let prepared: Vec<f32> = x
+        .chunks_exact(dims)
+        .flat_map(|r| prepare(kind, normalize, r))
+        .collect();
     let quant = Training::new(prepared.clone(), dims, 40, default_pq_m(dims), bits, 9).finish();
     let (lists, codes) = encode_all(&quant, &prepared);
     let len = quant.pq.code_len();
     let queries = data(50, dims, 20, 12);
     let mut hits = 0;
     for q in queries.chunks_exact(dims) {
-        let mut truth: Vec<(f64, usize)> = x.chunks_exact(dims).enumerate().map(|(i, r)| (metric.distance(q, r), i)).collect();
+        let mut truth: Vec<(f64, usize)> = x
+            .chunks_exact(dims)
+            .enumerate()
+            .map(|(i, r)| (metric.distance(q, r), i))
+            .collect();
         truth.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut s = QueryScorer::new(kind, normalize, q, &quant);
         let order = s.rank_lists(&quant);
@@ -108,10 +123,18 @@ fn recall(metric: Metric, bits: u8) -> f64 {
             }
         }
         cands.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut reranked: Vec<(f64, usize)> = cands.iter().take(4 * k).map(|(_, i)| (metric.distance(q, &x[i * dims..(i + 1) * dims]), *i)).collect();
+        let mut reranked: Vec<(f64, usize)> = cands
+            .iter()
+            .take(4 * k)
+            .map(|(_, i)| (metric.distance(q, &x[i * dims..(i + 1) * dims]), *i))
+            .collect();
         reranked.sort_by(|a, b| a.0.total_cmp(&b.0));
         let top: std::collections::HashSet<usize> = truth[..k].iter().map(|t| t.1).collect();
-        hits += reranked.iter().take(k).filter(|r| top.contains(&r.1)).count();
+        hits += reranked
+            .iter()
+            .take(k)
+            .filter(|r| top.contains(&r.1))
+            .count();
     }
     hits as f64 / (50 * k) as f64
 }
@@ -131,7 +154,20 @@ fn ivfpq_recall_with_rerank() {
 
 #[test]
 fn formats_round_trip_and_reject_garbage() {
-    let m = Meta { dims: 128, metric: 0, lists: 100, pq_m: 32, pq_bits: 8, trained: 1, quantizer_first: 1, quantizer_pages: 10, quantizer_len: 70000, dir_first: 11, dir_pages: 1, build_id: 5 };
+    let m = Meta {
+        dims: 128,
+        metric: 0,
+        lists: 100,
+        pq_m: 32,
+        pq_bits: 8,
+        trained: 1,
+        quantizer_first: 1,
+        quantizer_pages: 10,
+        quantizer_len: 70000,
+        dir_first: 11,
+        dir_pages: 1,
+        build_id: 5,
+    };
     let b = m.encode();
     assert_eq!(b.len(), META_LEN);
     assert_eq!(Meta::decode(&b), Ok(m));
@@ -142,7 +178,12 @@ fn formats_round_trip_and_reject_garbage() {
     let mut bad = b.clone();
     bad[4] = 9;
     assert!(Meta::decode(&bad).is_err());
-    let d = DirEntry { first: 3, last: 9, hint: 4, count: 77 };
+    let d = DirEntry {
+        first: 3,
+        last: 9,
+        hint: 4,
+        count: 77,
+    };
     let mut buf = [0u8; DIR_ENTRY_LEN];
     d.encode(&mut buf);
     assert_eq!(DirEntry::decode(&buf), Ok(d));
@@ -175,15 +216,26 @@ fn compaction_keeps_live_entries_in_order() {
     let mut bytes = Vec::new();
     for i in 0..10u32 {
         let mut e = vec![0u8; entry];
-        encode_tid(Tid { block: i, offset: 1 }, &mut e);
+        encode_tid(
+            Tid {
+                block: i,
+                offset: 1,
+            },
+            &mut e,
+        );
         e[TID_LEN] = i as u8;
         bytes.extend_from_slice(&e);
     }
     let len = compact_entries(&mut bytes, entry, |t| t.block % 3 == 0);
     assert_eq!(len, 6 * entry);
-    let kept: Vec<u32> = bytes[..len].chunks_exact(entry).map(|e| decode_tid(e).block).collect();
+    let kept: Vec<u32> = bytes[..len]
+        .chunks_exact(entry)
+        .map(|e| decode_tid(e).block)
+        .collect();
     assert_eq!(kept, vec![1, 2, 4, 5, 7, 8]);
-    assert!(bytes[..len].chunks_exact(entry).all(|e| e[TID_LEN] as u32 == decode_tid(e).block));
+    assert!(bytes[..len]
+        .chunks_exact(entry)
+        .all(|e| e[TID_LEN] as u32 == decode_tid(e).block));
     assert_eq!(check_list_contents(len, entry), Ok(6));
     assert!(check_list_contents(len + 1, entry).is_err());
 }
@@ -199,3 +251,27 @@ fn defaults() {
     assert_eq!(default_pq_m(1), 1);
 }
 
+#[test]
+fn transposed_nearest_matches_plain_nearest() {
+    use super::kmeans::{nearest, nearest_transposed, transpose};
+    let mut rng = Rng::new(3);
+    for (dim, k) in [(1, 16), (3, 256), (4, 256), (5, 16), (8, 256), (17, 100)] {
+        let c: Vec<f32> = (0..dim * k)
+            .map(|_| rng.next_f64() as f32 * 10.0 - 5.0)
+            .collect();
+        let t = transpose(&c, dim);
+        let mut acc = vec![0f32; k];
+        for _ in 0..200 {
+            let x: Vec<f32> = (0..dim)
+                .map(|_| rng.next_f64() as f32 * 10.0 - 5.0)
+                .collect();
+            let a = nearest_transposed(&t, k, &x, &mut acc);
+            let (b, db) = nearest(&c, dim, &x);
+            let da = crate::distance::l2_squared(&x, &c[a * dim..(a + 1) * dim]);
+            assert!(
+                a == b || (da - db).abs() <= 1e-4 * db.max(1.0),
+                "dim {dim} k {k}: {a} ({da}) vs {b} ({db})"
+            );
+        }
+    }
+}

@@ -40,11 +40,24 @@ pub struct Training {
 impl Training {
     /// `sample`: training rows (`n * dims`, already normalised for cosine), `n >= 1`; `lists`
     /// is capped at `n`.
-    pub fn new(sample: Vec<f32>, dims: usize, lists: usize, pq_m: usize, bits: u8, seed: u64) -> Training {
+    pub fn new(
+        sample: Vec<f32>,
+        dims: usize,
+        lists: usize,
+        pq_m: usize,
+        bits: u8,
+        seed: u64,
+    ) -> Training {
         let n = sample.len() / dims;
         let k = lists.min(n).max(1);
         Training {
-            phase: Some(Phase::Coarse(KMeans::new(sample.clone(), dims, k, seed, COARSE_ITERATIONS))),
+            phase: Some(Phase::Coarse(KMeans::new(
+                sample.clone(),
+                dims,
+                k,
+                seed,
+                COARSE_ITERATIONS,
+            ))),
             sample,
             dims,
             pq_m,
@@ -62,7 +75,8 @@ impl Training {
                     let n = self.sample.len() / self.dims;
                     let take = n.min(PQ_TRAIN_ROWS);
                     // The sample is already a random draw: its first rows are a random subset.
-                    let residuals = residuals(&self.sample[..take * self.dims], self.dims, &centroids);
+                    let residuals =
+                        residuals(&self.sample[..take * self.dims], self.dims, &centroids);
                     let trainer = PqTrainer::new(
                         residuals,
                         self.dims,

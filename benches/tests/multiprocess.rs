@@ -1,9 +1,9 @@
-//! Multi-process tests of `vecx_hnsw` on throwaway clusters: concurrent inserts and searches,
+//! Multi-process tests of `vecx_hnsw` and `vecx_ivfpq` on throwaway clusters: concurrent inserts and searches,
 //! bounded growth under delete/vacuum/reinsert cycles, a streaming standby that must return the
 //! primary's results, and crash recovery after `kill -9` during inserts.
 //!
 //! They need PostgreSQL 15 with the current vecx build installed (`scripts/test.sh` installs it
-//! before running them). Run: `cargo test --release -p vecx-bench --test hnsw_multiprocess`.
+//! before running them). Run: `cargo test --release -p vecx-bench --test multiprocess`.
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +16,38 @@ use vecx_bench::load::VecParam;
 const DIM: usize = 32;
 /// Spread of each cluster (centres are about 24 apart). Much tighter clusters (0.3) make
 /// default-width self-recall depend on which rows draw the upper levels, for any HNSW: see
-/// `self_found_at`.
+/// `self_found_with`.
 const NOISE: f32 = 1.0;
+
+/// The index access method under test: each data test runs against both.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Am {
+    Hnsw,
+    IvfPq,
+}
+
+impl Am {
+    /// `vecx_ivfpq` trains on the rows present, so its index is created after the first rows
+    /// (`after_rows`); `vecx_hnsw` is created on the empty table and filled by inserts.
+    fn create_index(self, db: &mut Client, after_rows: bool) {
+        let sql = match (self, after_rows) {
+            (Am::Hnsw, false) => "CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)",
+            (Am::IvfPq, true) => {
+                "CREATE INDEX t_v ON t USING vecx_ivfpq (v vecx_l2_ops) WITH (lists = 16)"
+            }
+            _ => return,
+        };
+        db.batch_execute(sql).expect("CREATE INDEX");
+    }
+
+    /// Settings for a wide search: ef_search 400, or every list with 1,000 re-ranked candidates.
+    fn wide(self) -> &'static str {
+        match self {
+            Am::Hnsw => "SET vecx.hnsw_ef_search = 400",
+            Am::IvfPq => "SET vecx.ivfpq_probes = 16; SET vecx.ivfpq_rerank = 100",
+        }
+    }
+}
 
 fn cluster(name: &str, port: u16) -> Cluster {
     let mut c = Cluster::init(
@@ -40,7 +70,9 @@ fn cluster(name: &str, port: u16) -> Cluster {
 /// A vector near one of 16 fixed centres (seeded), so searches have real structure.
 fn vector(rng: &mut Rng, centres: &[Vec<f32>]) -> Vec<f32> {
     let c = &centres[(rng.next_u64() % centres.len() as u64) as usize];
-    c.iter().map(|x| x + NOISE * rng.gaussian() as f32).collect()
+    c.iter()
+        .map(|x| x + NOISE * rng.gaussian() as f32)
+        .collect()
 }
 
 fn centres() -> Vec<Vec<f32>> {
@@ -62,12 +94,15 @@ fn insert_rows(db: &mut Client, ids: std::ops::Range<i32>, seed: u64) {
     }
 }
 
-/// Rows whose own vector finds them first through the index, at the default `ef_search` (40).
+/// Rows whose own vector finds them first through the index, at the default settings.
 fn self_found(db: &mut Client) -> (usize, usize) {
-    self_found_at(db, 40)
+    self_found_with(
+        db,
+        "RESET vecx.hnsw_ef_search; RESET vecx.ivfpq_probes; RESET vecx.ivfpq_rerank",
+    )
 }
 
-/// Rows whose own vector finds them first through the index at `ef_search = ef`.
+/// Rows whose own vector finds them first through the index after `settings`.
 ///
 /// A row lost by a concurrency or recovery bug is missing at any search width, so the tests
 /// assert completeness at a wide search as well as the default-width floor. Why both: with 16
@@ -78,8 +113,8 @@ fn self_found(db: &mut Client) -> (usize, usize) {
 /// default-width figure then varies from run to run even for serial inserts (95-100% for vecx;
 /// pgvector, loaded with the same rows in random orders, 91-100%), while the wide search finds
 /// every row.
-fn self_found_at(db: &mut Client, ef: usize) -> (usize, usize) {
-    db.batch_execute(&format!("SET enable_seqscan = off; SET vecx.hnsw_ef_search = {ef}"))
+fn self_found_with(db: &mut Client, settings: &str) -> (usize, usize) {
+    db.batch_execute(&format!("SET enable_seqscan = off; {settings}"))
         .expect("set");
     let row = db
         .query_one(
@@ -100,11 +135,23 @@ fn check(db: &mut Client) {
 
 #[test]
 fn concurrent_inserts_while_searching() {
-    let c = cluster("mp-concurrency", 55450);
+    concurrency(Am::Hnsw, "mp-concurrency", 55450);
+}
+
+#[test]
+fn ivfpq_concurrent_inserts_while_searching() {
+    concurrency(Am::IvfPq, "mp-ivf-concurrency", 55455);
+}
+
+fn concurrency(am: Am, name: &str, port: u16) {
+    let c = cluster(name, port);
     let conn = c.conn_string("postgres");
     let mut db = c.connect("postgres").unwrap();
-    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32)); CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)").unwrap();
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32))")
+        .unwrap();
+    am.create_index(&mut db, false);
     insert_rows(&mut db, 0..500, 1);
+    am.create_index(&mut db, true);
     let stop = Arc::new(AtomicBool::new(false));
     let searches = Arc::new(AtomicUsize::new(0));
     std::thread::scope(|s| {
@@ -143,21 +190,39 @@ fn concurrent_inserts_while_searching() {
         stop.store(true, Ordering::Relaxed);
     });
     let (found, total) = self_found(&mut db);
-    let (wide, _) = self_found_at(&mut db, 400);
-    eprintln!("concurrency: 8 writers x 400 rows with {} searches running; {found}/{total} rows find themselves first at ef_search 40, {wide} at 400", searches.load(Ordering::Relaxed));
+    let (wide, _) = self_found_with(&mut db, am.wide());
+    eprintln!("{am:?} concurrency: 8 writers x 400 rows with {} searches running; {found}/{total} rows find themselves first at the defaults, {wide} with a wide search", searches.load(Ordering::Relaxed));
     assert_eq!(total, 500 + 8 * 400);
-    assert!(wide as f64 >= 0.998 * total as f64, "ef_search 400: {wide}/{total}");
-    assert!(found as f64 >= 0.99 * total as f64, "ef_search 40: {found}/{total}");
+    assert!(
+        wide as f64 >= 0.998 * total as f64,
+        "wide search: {wide}/{total}"
+    );
+    assert!(
+        found as f64 >= 0.99 * total as f64,
+        "defaults: {found}/{total}"
+    );
     check(&mut db);
     assert!(!c.server_log().contains("terminated by signal"));
 }
 
 #[test]
 fn delete_vacuum_reinsert_cycles_reuse_space() {
-    let c = cluster("mp-vacuum", 55451);
+    vacuum_cycles(Am::Hnsw, "mp-vacuum", 55451);
+}
+
+#[test]
+fn ivfpq_delete_vacuum_reinsert_cycles_reuse_space() {
+    vacuum_cycles(Am::IvfPq, "mp-ivf-vacuum", 55456);
+}
+
+fn vacuum_cycles(am: Am, name: &str, port: u16) {
+    let c = cluster(name, port);
     let mut db = c.connect("postgres").unwrap();
-    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32)); CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)").unwrap();
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32))")
+        .unwrap();
+    am.create_index(&mut db, false);
     insert_rows(&mut db, 0..3000, 7);
+    am.create_index(&mut db, true);
     // Half deleted: recall on the rest stays high.
     db.batch_execute("DELETE FROM t WHERE id % 2 = 0").unwrap();
     db.batch_execute("VACUUM t").unwrap();
@@ -179,7 +244,7 @@ fn delete_vacuum_reinsert_cycles_reuse_space() {
             .get(0);
         sizes.push(size);
     }
-    eprintln!("index sizes after each delete-all/vacuum/reinsert cycle: {sizes:?}");
+    eprintln!("{am:?}: index sizes after each delete-all/vacuum/reinsert cycle: {sizes:?}");
     assert!(
         sizes[4] as f64 <= sizes[0] as f64 * 1.10,
         "index grew from {} to {} bytes",
@@ -234,24 +299,34 @@ fn wait_for_replay(primary: &mut Client, standby: &mut Client) {
 
 #[test]
 fn standby_matches_primary_and_crash_recovery_keeps_rows() {
-    let mut primary = cluster("mp-primary", 55452);
+    standby_and_crash(Am::Hnsw, "mp-primary", 55452, "mp-standby", 55453);
+}
+
+#[test]
+fn ivfpq_standby_matches_primary_and_crash_recovery_keeps_rows() {
+    standby_and_crash(Am::IvfPq, "mp-ivf-primary", 55457, "mp-ivf-standby", 55458);
+}
+
+fn standby_and_crash(am: Am, name: &str, port: u16, standby_name: &str, standby_port: u16) {
+    let mut primary = cluster(name, port);
     let mut db = primary.connect("postgres").unwrap();
     db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32))")
         .unwrap();
     insert_rows(&mut db, 0..2000, 3);
     let mut standby = primary
-        .base_backup(&default_dir("mp-standby"), 55453)
+        .base_backup(&default_dir(standby_name), standby_port)
         .expect("pg_basebackup");
     standby.start().expect("standby start");
     let mut sdb = standby.connect("postgres").unwrap();
     let cs = centres();
     let mut rng = Rng::new(77);
     let queries: Vec<Vec<f32>> = (0..30).map(|_| vector(&mut rng, &cs)).collect();
+    let build = match am {
+        Am::Hnsw => "CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)",
+        Am::IvfPq => "CREATE INDEX t_v ON t USING vecx_ivfpq (v vecx_l2_ops) WITH (lists = 16)",
+    };
     let phases: [(&str, &str); 4] = [
-        (
-            "build",
-            "CREATE INDEX t_v ON t USING vecx_hnsw (v vecx_l2_ops)",
-        ),
+        ("build", build),
         ("inserts", ""),
         ("deletes", "DELETE FROM t WHERE id % 3 = 0"),
         ("vacuum", "VACUUM t"),
@@ -333,10 +408,16 @@ fn standby_matches_primary_and_crash_recovery_keeps_rows() {
         .get(0);
     assert_eq!(through_index, total);
     let (found, total) = self_found(&mut db);
-    let (wide, _) = self_found_at(&mut db, 400);
-    eprintln!("crash recovery: {committed} inserts committed before kill -9; {found}/{total} rows find themselves first at ef_search 40, {wide} at 400");
-    assert!(wide as f64 >= 0.998 * total as f64, "ef_search 400: {wide}/{total}");
-    assert!(found as f64 >= 0.99 * total as f64, "ef_search 40: {found}/{total}");
+    let (wide, _) = self_found_with(&mut db, am.wide());
+    eprintln!("{am:?} crash recovery: {committed} inserts committed before kill -9; {found}/{total} rows find themselves first at the defaults, {wide} with a wide search");
+    assert!(
+        wide as f64 >= 0.998 * total as f64,
+        "wide search: {wide}/{total}"
+    );
+    assert!(
+        found as f64 >= 0.99 * total as f64,
+        "defaults: {found}/{total}"
+    );
 }
 
 #[test]
