@@ -225,23 +225,41 @@ pub struct Quantizer {
     pub pq: ProductQuantizer,
 }
 
+/// The bincode encoding of the quantizer: fixed-width little-endian integers; decoding never reads
+/// (or allocates for) more than the stored bytes.
+fn codec(limit: u64) -> impl bincode::Options {
+    use bincode::Options;
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+        .with_limit(limit)
+}
+
 impl Quantizer {
     pub fn to_bytes(&self) -> Vec<u8> {
-        bincode::serialize(self).expect("serialising plain data cannot fail")
+        use bincode::Options;
+        codec(u64::MAX)
+            .serialize(self)
+            .expect("serialising plain data cannot fail")
     }
 
     pub fn from_bytes(b: &[u8]) -> Result<Quantizer, FormatError> {
-        let q: Quantizer = bincode::deserialize(b)
+        use bincode::Options;
+        let q: Quantizer = codec(b.len() as u64)
+            .deserialize(b)
             .map_err(|e| FormatError(format!("quantizer does not decode: {e}")))?;
         let pq = &q.pq;
         let ksub = 1usize << pq.bits.min(8);
-        if q.centroids.len() != q.lists * q.dims
+        if q.lists.checked_mul(q.dims) != Some(q.centroids.len())
+            || ksub.checked_mul(q.dims) != Some(pq.codebooks.len())
             || pq.dims != q.dims
-            || pq.bounds.len() != pq.m + 1
+            || pq.m == 0
+            || q.dims == 0
+            || pq.bounds.len().checked_sub(1) != Some(pq.m)
             || pq.bounds.first() != Some(&0)
             || pq.bounds.last() != Some(&(q.dims as u32))
             || pq.bounds.windows(2).any(|w| w[0] >= w[1])
-            || pq.codebooks.len() != ksub * q.dims
             || (pq.bits != 4 && pq.bits != 8)
         {
             return err("quantizer sizes are inconsistent");
