@@ -9,6 +9,7 @@
 //! * [`distance`], [`functions`], [`compare`], [`aggregate`]: the SQL functions;
 //! * [`gucs`]: the `vecx.*` settings;
 //! * [`pages`]: buffers, page items and Generic WAL, shared by the index access methods;
+//! * [`am`]: the rest the two access methods share (handler, progress, cost skeleton);
 //! * [`hnsw`]: the `vecx_hnsw` index access method;
 //! * [`ivfpq`]: the `vecx_ivfpq` index access method.
 //!
@@ -18,6 +19,7 @@
 use pgrx::prelude::*;
 
 pub mod aggregate;
+pub mod am;
 pub mod compare;
 pub mod datum;
 pub mod distance;

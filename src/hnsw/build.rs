@@ -53,10 +53,7 @@ pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c
     name.as_ptr() as *mut std::ffi::c_char
 }
 
-fn progress(param: u32, value: i64) {
-    // SAFETY: progress reporting is a no-op outside a command that started it.
-    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) };
-}
+use crate::am::progress;
 
 /// The metric of the index's operator class, from its support function 1.
 pub fn index_metric(index: pg_sys::Relation) -> Metric {

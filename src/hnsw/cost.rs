@@ -11,6 +11,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+use crate::am::{estimate, CostArgs};
 use crate::gucs::HNSW_EF_SEARCH;
 
 #[pg_guard]
@@ -25,44 +26,30 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     correlation: *mut f64,
     pages: *mut f64,
 ) {
-    // SAFETY: the planner passes valid pointers; genericcostestimate fills `costs`.
-    unsafe {
-        if (*path).indexorderbys.is_null() {
-            *startup = f64::MAX;
-            *total = f64::MAX;
-            *selectivity = 0.0;
-            *correlation = 0.0;
-            *pages = 0.0;
-            return;
-        }
-        let tuples = (*(*path).indexinfo).tuples.max(1.0);
+    let args = CostArgs {
+        root,
+        path,
+        loop_count,
+        startup,
+        total,
+        selectivity,
+        correlation,
+        pages,
+    };
+    estimate(args, |index, tuples, generic| {
         // Elements the initial search visits: the descent (about m per level) plus a share of
         // the layer-0 lists of the expanded elements. The share shrinks as the search widens
         // (more neighbours are already visited) and grows slowly with the index size; the
         // constant follows pgvector's measured estimator. The scan's window search is twice
         // ef_search wide.
-        let index = pg_sys::index_open(
-            (*(*path).indexinfo).indexoid,
-            pg_sys::NoLock as pg_sys::LOCKMODE,
-        );
         let m = (super::graph::read_meta(index).m as f64).max(2.0);
-        pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
         let ef = 2.0 * HNSW_EF_SEARCH.get().max(1) as f64;
         let levels = tuples.ln() / m.ln();
         let share = (0.55 * tuples.ln() / (m.ln() * (1.0 + ef.ln()))).min(1.0);
         let visited = (levels * m + 2.0 * m * ef * share).clamp(1.0, tuples);
-        let generic = |n: f64| -> pg_sys::GenericCosts {
-            let mut costs: pg_sys::GenericCosts = std::mem::zeroed();
-            costs.numIndexTuples = n;
-            pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
-            costs
-        };
-        let first = generic(visited);
-        let all = generic(tuples);
-        *startup = first.indexTotalCost;
-        *total = all.indexTotalCost.max(first.indexTotalCost);
-        *selectivity = 1.0;
-        *correlation = 0.0;
-        *pages = all.numIndexPages;
-    }
+        (
+            generic(visited).indexTotalCost,
+            generic(tuples).indexTotalCost,
+        )
+    });
 }

@@ -31,17 +31,7 @@ use super::insert::write_lists;
 use super::{PageLock, SCAN_LOCK, UPDATE_LOCK};
 use crate::pages::{self, corrupted, Buf, Wal};
 
-fn alloc_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
-    if stats.is_null() {
-        // SAFETY: palloc0 of the struct the caller expects back.
-        unsafe {
-            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>())
-                as *mut pg_sys::IndexBulkDeleteResult
-        }
-    } else {
-        stats
-    }
-}
+use crate::am::vacuum_stats as alloc_stats;
 
 fn wait_for(index: pg_sys::Relation, tag: u32) {
     drop(PageLock::acquire(index, tag, pg_sys::ExclusiveLock));

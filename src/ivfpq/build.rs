@@ -63,10 +63,7 @@ pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c
     name.as_ptr() as *mut std::ffi::c_char
 }
 
-fn progress(param: u32, value: i64) {
-    // SAFETY: progress reporting is a no-op outside a command that started it.
-    unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) };
-}
+use crate::am::progress;
 
 /// The scoring kind of the index's operator class, and whether vectors are normalised.
 pub fn kind_of(index: pg_sys::Relation) -> (vecx_core::distance::Metric, Kind, bool) {

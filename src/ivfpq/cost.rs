@@ -7,6 +7,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+use crate::am::{estimate, CostArgs};
 use crate::gucs::{IVFPQ_PROBES, IVFPQ_RERANK};
 
 #[pg_guard]
@@ -21,39 +22,28 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     correlation: *mut f64,
     pages: *mut f64,
 ) {
-    // SAFETY: the planner passes valid pointers; genericcostestimate fills `costs`.
-    unsafe {
-        if (*path).indexorderbys.is_null() {
-            *startup = f64::MAX;
-            *total = f64::MAX;
-            *selectivity = 0.0;
-            *correlation = 0.0;
-            *pages = 0.0;
-            return;
-        }
-        let tuples = (*(*path).indexinfo).tuples.max(1.0);
-        let index = pg_sys::index_open(
-            (*(*path).indexinfo).indexoid,
-            pg_sys::NoLock as pg_sys::LOCKMODE,
-        );
+    let args = CostArgs {
+        root,
+        path,
+        loop_count,
+        startup,
+        total,
+        selectivity,
+        correlation,
+        pages,
+    };
+    estimate(args, |index, tuples, generic| {
         let lists = (super::store::read_meta(index).lists as f64).max(1.0);
-        pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
         let probes = (IVFPQ_PROBES.get().max(1) as f64).min(lists);
         let rerank = (IVFPQ_RERANK.get().max(0) * 10) as f64;
-        let generic = |n: f64| -> pg_sys::GenericCosts {
-            let mut costs: pg_sys::GenericCosts = std::mem::zeroed();
-            costs.numIndexTuples = n;
-            pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
-            costs
-        };
-        let window = generic((tuples * probes / lists).max(1.0));
-        let all = generic(tuples);
         // Re-ranking reads rows from the table: a random page each.
-        let heap_read = pg_sys::random_page_cost;
-        *startup = window.indexTotalCost + rerank.min(tuples) * heap_read;
-        *total = (all.indexTotalCost + tuples * heap_read).max(*startup);
-        *selectivity = 1.0;
-        *correlation = 0.0;
-        *pages = all.numIndexPages;
-    }
+        // SAFETY: reading a planner GUC.
+        let heap_read = unsafe { pg_sys::random_page_cost };
+        let window = generic((tuples * probes / lists).max(1.0)).indexTotalCost;
+        let all = generic(tuples).indexTotalCost;
+        (
+            window + rerank.min(tuples) * heap_read,
+            all + tuples * heap_read,
+        )
+    });
 }

@@ -16,7 +16,6 @@
 //! Locking: buffer locks one page at a time, except an insert that grows a list (directory page,
 //! then the list's last page, then the new page). Scans hold the SCAN_LOCK heavyweight lock
 //! (shared with vecx_hnsw's protocol) in share mode; vacuum waits for them before returning.
-use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 pub mod build;
@@ -30,57 +29,18 @@ pub mod vacuum;
 
 #[pg_extern(sql = false)]
 fn vecx_ivfpq_handler() -> pgrx::datum::Internal {
-    // SAFETY: an IndexAmRoutine node palloc'd in the caller's context, filled completely.
-    unsafe {
-        let am =
-            pgrx::PgBox::<pg_sys::IndexAmRoutine>::alloc_node(pg_sys::NodeTag::T_IndexAmRoutine);
-        let r = am.as_ptr();
-        (*r).amstrategies = 0;
-        (*r).amsupport = 1;
-        (*r).amoptsprocnum = 0;
-        (*r).amcanorder = false;
-        (*r).amcanorderbyop = true;
-        (*r).amcanbackward = false;
-        (*r).amcanunique = false;
-        (*r).amcanmulticol = false;
-        (*r).amoptionalkey = true;
-        (*r).amsearcharray = false;
-        (*r).amsearchnulls = false;
-        (*r).amstorage = false;
-        (*r).amclusterable = false;
-        (*r).ampredlocks = false;
-        (*r).amcanparallel = false;
-        (*r).amcaninclude = false;
-        (*r).amusemaintenanceworkmem = false;
-        (*r).amparallelvacuumoptions = pg_sys::VACUUM_OPTION_PARALLEL_BULKDEL as u8;
-        (*r).amkeytype = pg_sys::InvalidOid;
-        (*r).ambuild = Some(build::ambuild);
-        (*r).ambuildempty = Some(build::ambuildempty);
-        (*r).aminsert = Some(insert::aminsert);
-        (*r).ambulkdelete = Some(vacuum::ambulkdelete);
-        (*r).amvacuumcleanup = Some(vacuum::amvacuumcleanup);
-        (*r).amcanreturn = None;
-        (*r).amcostestimate = Some(cost::amcostestimate);
-        (*r).amoptions = Some(options::amoptions);
-        (*r).amproperty = None;
-        (*r).ambuildphasename = Some(build::ambuildphasename);
-        (*r).amvalidate = Some(amvalidate);
-        (*r).amadjustmembers = None;
-        (*r).ambeginscan = Some(scan::ambeginscan);
-        (*r).amrescan = Some(scan::amrescan);
-        (*r).amgettuple = Some(scan::amgettuple);
-        (*r).amgetbitmap = None;
-        (*r).amendscan = Some(scan::amendscan);
-        (*r).ammarkpos = None;
-        (*r).amrestrpos = None;
-        (*r).amestimateparallelscan = None;
-        (*r).aminitparallelscan = None;
-        (*r).amparallelrescan = None;
-        pgrx::datum::Internal::from(Some(pg_sys::Datum::from(am.into_pg())))
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn amvalidate(_opclassoid: pg_sys::Oid) -> bool {
-    true
+    crate::am::routine(crate::am::Callbacks {
+        build: Some(build::ambuild),
+        buildempty: Some(build::ambuildempty),
+        insert: Some(insert::aminsert),
+        bulkdelete: Some(vacuum::ambulkdelete),
+        vacuumcleanup: Some(vacuum::amvacuumcleanup),
+        costestimate: Some(cost::amcostestimate),
+        options: Some(options::amoptions),
+        buildphasename: Some(build::ambuildphasename),
+        beginscan: Some(scan::ambeginscan),
+        rescan: Some(scan::amrescan),
+        gettuple: Some(scan::amgettuple),
+        endscan: Some(scan::amendscan),
+    })
 }

@@ -15,17 +15,7 @@ use super::store::{self, read_meta, update_dir_entry};
 use crate::hnsw::{PageLock, SCAN_LOCK};
 use crate::pages::{self, Buf, Wal, CONTENTS_CAPACITY};
 
-fn alloc_stats(stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
-    if stats.is_null() {
-        // SAFETY: palloc0 of the struct the caller expects back.
-        unsafe {
-            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>())
-                as *mut pg_sys::IndexBulkDeleteResult
-        }
-    } else {
-        stats
-    }
-}
+use crate::am::vacuum_stats as alloc_stats;
 
 /// Live entries and pages of every list (for vacuum's statistics).
 fn count(index: pg_sys::Relation) -> (f64, u32) {

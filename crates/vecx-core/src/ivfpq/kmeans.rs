@@ -154,7 +154,7 @@ impl KMeans {
                 // Every point coincides with a centroid: repeat points in order.
                 self.seeded % n
             } else {
-                let mut target = self.rng.next_f64() * total;
+                let mut target = self.rng.uniform() * total;
                 let mut chosen = n - 1;
                 for (i, d) in self.closest.iter().enumerate() {
                     if target < *d {

@@ -10,7 +10,7 @@ use crate::distance::Metric;
 fn data(n: usize, dims: usize, clusters: usize, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     let gauss = |rng: &mut Rng| {
-        let (u, v) = (rng.next_f64().max(1e-12), rng.next_f64());
+        let (u, v) = (rng.uniform().max(1e-12), rng.uniform());
         ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
     };
     let centres: Vec<f32> = (0..clusters * dims)
@@ -257,13 +257,13 @@ fn transposed_nearest_matches_plain_nearest() {
     let mut rng = Rng::new(3);
     for (dim, k) in [(1, 16), (3, 256), (4, 256), (5, 16), (8, 256), (17, 100)] {
         let c: Vec<f32> = (0..dim * k)
-            .map(|_| rng.next_f64() as f32 * 10.0 - 5.0)
+            .map(|_| rng.uniform() as f32 * 10.0 - 5.0)
             .collect();
         let t = transpose(&c, dim);
         let mut acc = vec![0f32; k];
         for _ in 0..200 {
             let x: Vec<f32> = (0..dim)
-                .map(|_| rng.next_f64() as f32 * 10.0 - 5.0)
+                .map(|_| rng.uniform() as f32 * 10.0 - 5.0)
                 .collect();
             let a = nearest_transposed(&t, k, &x, &mut acc);
             let (b, db) = nearest(&c, dim, &x);
