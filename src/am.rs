@@ -1,7 +1,11 @@
 //! What the two index access methods share: the `IndexAmRoutine` they hand PostgreSQL (same
 //! capabilities, different callbacks), progress reporting, vacuum statistics and the skeleton
 //! of their cost estimates.
-use pgrx::pg_sys;
+use pgrx::{pg_sys, PgMemoryContexts};
+use vecx_core::hnsw::format::Tid;
+
+use crate::datum::VecxArg;
+use crate::hnsw::build::tid_of;
 
 /// The callbacks that differ between `vecx_hnsw` and `vecx_ivfpq`.
 pub struct Callbacks {
@@ -111,11 +115,12 @@ pub struct CostArgs {
 }
 
 /// The cost skeleton both AMs share: without `ORDER BY <distance>` the index is useless
-/// (prohibitive cost); otherwise `costs(index, tuples, generic)` returns (startup, total), where
-/// `generic(n)` is `genericcostestimate` for visiting `n` index tuples.
+/// (prohibitive cost); otherwise `costs(index, tuples, all, generic)` returns (startup, total),
+/// where `all` is the index cost of visiting every tuple and `generic(n)` that of visiting `n`
+/// (`genericcostestimate`).
 pub fn estimate(
     a: CostArgs,
-    costs: impl FnOnce(pg_sys::Relation, f64, &dyn Fn(f64) -> pg_sys::GenericCosts) -> (f64, f64),
+    costs: impl FnOnce(pg_sys::Relation, f64, f64, &dyn Fn(f64) -> f64) -> (f64, f64),
 ) {
     // SAFETY: the planner passes valid pointers; the index is opened without a lock (the
     // planner holds one) for its meta page; genericcostestimate fills `costs`.
@@ -139,12 +144,111 @@ pub fn estimate(
             (*(*a.path).indexinfo).indexoid,
             pg_sys::NoLock as pg_sys::LOCKMODE,
         );
-        let (startup, total) = costs(index, tuples, &generic);
+        let all = generic(tuples);
+        let (startup, total) = costs(index, tuples, all.indexTotalCost, &|n| {
+            generic(n).indexTotalCost
+        });
         pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
         *a.startup = startup;
         *a.total = total.max(startup);
         *a.selectivity = 1.0;
         *a.correlation = 0.0;
-        *a.pages = generic(tuples).numIndexPages;
+        *a.pages = all.numIndexPages;
+    }
+}
+
+/// Calls `f` with the `vecx` value in `datum`, detoasted inside `tmp`, which is reset afterwards
+/// (build callbacks and inserts keep one tuple's memory at a time).
+///
+/// # Safety
+/// `datum` must be a non-null `vecx` datum.
+pub unsafe fn with_vector<R>(
+    tmp: &mut PgMemoryContexts,
+    datum: pg_sys::Datum,
+    f: impl FnOnce(&[f32]) -> R,
+) -> R {
+    // SAFETY: the caller guarantees the datum; the detoasted copy lives in `tmp` and is only
+    // borrowed by `f`, before the reset.
+    unsafe {
+        let out = tmp.switch_to(|_| f(&VecxArg::from_raw(datum)));
+        tmp.reset();
+        out
+    }
+}
+
+/// The body of both `aminsert`s: skips NULL (not indexed) and calls `insert(heap TID, vector)`
+/// in a short-lived memory context named `name`.
+///
+/// # Safety
+/// `values`, `isnull` and `heap_tid` are the arguments PostgreSQL passes to `aminsert` for a
+/// single-column index.
+pub unsafe fn insert_one(
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    name: &str,
+    insert: impl FnOnce(Tid, &[f32]),
+) -> bool {
+    // SAFETY: as the caller guarantees: one value, one null flag, a valid heap TID.
+    unsafe {
+        if !*isnull {
+            let heap = tid_of(&*heap_tid);
+            let mut ctx = PgMemoryContexts::new(name);
+            with_vector(&mut ctx, *values, |v| insert(heap, v));
+        }
+    }
+    false
+}
+
+/// `ambeginscan` for both AMs: the scan descriptor, with `st` as its opaque state, moved into
+/// the scan's memory context and dropped when that context is deleted (so an ERROR cannot leak
+/// it).
+pub fn begin_scan<T>(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+    st: T,
+) -> pg_sys::IndexScanDesc {
+    // SAFETY: RelationGetIndexScan allocates the descriptor in the current (scan) context, where
+    // the state is leaked and later dropped.
+    unsafe {
+        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
+        let ptr = PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
+        (*scan).opaque = ptr as *mut std::ffi::c_void;
+        scan
+    }
+}
+
+/// The state [`begin_scan`] stored in `scan`.
+///
+/// # Safety
+/// `scan` must come from [`begin_scan`] with a state of type `T`.
+pub unsafe fn scan_state<'a, T>(scan: pg_sys::IndexScanDesc) -> &'a mut T {
+    // SAFETY: as the caller guarantees; the state lives as long as the scan.
+    unsafe { &mut *((*scan).opaque as *mut T) }
+}
+
+/// What `amrescan` was asked to order by: `None` without an ORDER BY key, `Some(None)` for
+/// `ORDER BY v <-> NULL`, else the query vector. Copies the keys into the descriptor as the AM
+/// API requires.
+///
+/// # Safety
+/// `orderbys` holds `norderbys` scan keys of a `vecx` ordering operator, for `scan`.
+pub unsafe fn order_by_query(
+    scan: pg_sys::IndexScanDesc,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) -> Option<Option<Vec<f32>>> {
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        if norderbys <= 0 || orderbys.is_null() {
+            return None;
+        }
+        std::ptr::copy_nonoverlapping(orderbys, (*scan).orderByData, norderbys as usize);
+        let key = &*orderbys;
+        Some(
+            (key.sk_flags & pg_sys::SK_ISNULL as i32 == 0)
+                .then(|| VecxArg::from_raw(key.sk_argument).to_vec()),
+        )
     }
 }

@@ -32,7 +32,6 @@ use vecx_core::hnsw::{level_of, Params};
 
 use super::graph::metric_code;
 use super::{insert, options};
-use crate::datum::VecxArg;
 use crate::error::raise_code;
 use crate::pages::{self, Buf};
 
@@ -53,7 +52,7 @@ pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c
     name.as_ptr() as *mut std::ffi::c_char
 }
 
-use crate::am::progress;
+use crate::am::{progress, with_vector};
 
 /// The metric of the index's operator class, from its support function 1.
 pub fn index_metric(index: pg_sys::Relation) -> Metric {
@@ -146,21 +145,17 @@ unsafe extern "C-unwind" fn build_callback(
         let tid = tid_of(&*tid);
         let datum = *values;
         let (dims, limit) = (st.dims, st.limit);
-        let mut keep = None;
-        st.tmp.switch_to(|_| {
-            let v = VecxArg::from_raw(datum);
-            match dims {
-                Some(d) => check_dims(d, v.len()),
-                None => keep = Some(v.len()),
+        let (vectors, kept) = (&mut st.vectors, st.tids.len());
+        let len = with_vector(&mut st.tmp, datum, |v| {
+            if let Some(d) = dims {
+                check_dims(d, v.len());
             }
-            if st.tids.len() < limit {
-                st.vectors.extend_from_slice(&v);
+            if kept < limit {
+                vectors.extend_from_slice(v);
             }
+            v.len()
         });
-        st.tmp.reset();
-        if let Some(d) = keep {
-            st.dims = Some(d);
-        }
+        st.dims = Some(len);
         if st.tids.len() < limit {
             st.tids.push(tid);
             if st.tids.len().is_multiple_of(1024) {
@@ -517,11 +512,9 @@ unsafe extern "C-unwind" fn overflow_callback(
         }
         let datum = *values;
         let index = st.index;
-        st.tmp.switch_to(|_| {
-            let v = VecxArg::from_raw(datum);
-            insert::insert_vector(index, heap, &v);
+        with_vector(&mut st.tmp, datum, |v| {
+            insert::insert_vector(index, heap, v)
         });
-        st.tmp.reset();
         st.inserted += 1;
         if st.inserted.is_multiple_of(256) {
             progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, st.inserted as i64);

@@ -36,7 +36,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         correlation,
         pages,
     };
-    estimate(args, |index, tuples, generic| {
+    estimate(args, |index, tuples, all, generic| {
         // Elements the initial search visits: the descent (about m per level) plus a share of
         // the layer-0 lists of the expanded elements. The share shrinks as the search widens
         // (more neighbours are already visited) and grows slowly with the index size; the
@@ -47,9 +47,6 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         let levels = tuples.ln() / m.ln();
         let share = (0.55 * tuples.ln() / (m.ln() * (1.0 + ef.ln()))).min(1.0);
         let visited = (levels * m + 2.0 * m * ef * share).clamp(1.0, tuples);
-        (
-            generic(visited).indexTotalCost,
-            generic(tuples).indexTotalCost,
-        )
+        (generic(visited), all)
     });
 }

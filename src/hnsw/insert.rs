@@ -24,10 +24,9 @@ use vecx_core::hnsw::format::{self, Meta, Tid};
 use vecx_core::hnsw::select::{neighbors_for_insert, select_neighbors};
 use vecx_core::hnsw::{level_of, GraphView, Scored};
 
-use super::build::{check_dims, level_cap, level_key, tid_of, write_meta_page};
+use super::build::{check_dims, level_cap, level_key, write_meta_page};
 use super::graph::{read_meta, PageGraph, META_BLOCK};
 use super::{PageLock, UPDATE_LOCK};
-use crate::datum::VecxArg;
 use crate::pages::{self, corrupted, Buf, Wal};
 
 #[pg_guard]
@@ -42,20 +41,12 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _index_info: *mut pg_sys::IndexInfo,
 ) -> bool {
-    // SAFETY: single-column index: one value and one null flag; heap_tid is valid.
+    // SAFETY: the arguments PostgreSQL passes to aminsert for a single-column index.
     unsafe {
-        if *isnull {
-            return false;
-        }
-        let heap = tid_of(&*heap_tid);
-        let mut ctx = pgrx::PgMemoryContexts::new("vecx_hnsw insert");
-        let datum = *values;
-        ctx.switch_to(|_| {
-            let v = VecxArg::from_raw(datum);
-            insert_vector(index, heap, &v);
-        });
+        crate::am::insert_one(values, isnull, heap_tid, "vecx_hnsw insert", |heap, v| {
+            insert_vector(index, heap, v)
+        })
     }
-    false
 }
 
 /// Inserts one vector for heap row `heap`.

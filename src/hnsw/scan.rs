@@ -31,7 +31,7 @@ use vecx_core::hnsw::Scored;
 use super::build::check_dims;
 use super::graph::PageGraph;
 use super::{PageLock, SCAN_LOCK};
-use crate::datum::VecxArg;
+use crate::am::{begin_scan, order_by_query, scan_state};
 use crate::gucs::{HNSW_EF_SEARCH, MAX_SCAN_TUPLES};
 use crate::pages::{self, Buf};
 
@@ -70,8 +70,8 @@ impl Drop for ScanState {
 }
 
 fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
-    // SAFETY: opaque was set by ambeginscan to a ScanState that lives as long as the scan.
-    unsafe { &mut *((*scan).opaque as *mut ScanState) }
+    // SAFETY: ambeginscan stored a ScanState.
+    unsafe { scan_state(scan) }
 }
 
 #[pg_guard]
@@ -80,11 +80,11 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     nkeys: i32,
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
-    // SAFETY: RelationGetIndexScan allocates the descriptor in the current (scan) context; the
-    // state is leaked into that context and dropped when it is deleted, so an ERROR cannot leak it.
-    unsafe {
-        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-        let st = ScanState {
+    begin_scan(
+        index,
+        nkeys,
+        norderbys,
+        ScanState {
             query: None,
             graph: None,
             stream: None,
@@ -95,11 +95,8 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             examined: 0,
             lock: None,
             null_query: false,
-        };
-        let ptr = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
-        (*scan).opaque = ptr as *mut std::ffi::c_void;
-        scan
-    }
+        },
+    )
 }
 
 #[pg_guard]
@@ -121,20 +118,13 @@ pub unsafe extern "C-unwind" fn amrescan(
     st.phase = Phase::Done;
     st.query = None;
     st.null_query = false;
-    // SAFETY: orderbys has norderbys keys; copy them into the descriptor as the AM API requires.
-    unsafe {
-        if norderbys > 0 && !orderbys.is_null() {
-            std::ptr::copy_nonoverlapping(orderbys, (*scan).orderByData, norderbys as usize);
-            let key = &*orderbys;
-            if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
-                st.query = Some(VecxArg::from_raw(key.sk_argument).to_vec());
-            } else {
-                // ORDER BY v <-> NULL: every distance is NULL, so every row qualifies in no
-                // particular order (as a plain scan would return them).
-                st.null_query = true;
-            }
-            st.phase = Phase::Graph;
-        }
+    // SAFETY: the ORDER BY keys PostgreSQL passes to amrescan.
+    if let Some(query) = unsafe { order_by_query(scan, orderbys, norderbys) } {
+        // ORDER BY v <-> NULL: every distance is NULL, so every row qualifies in no particular
+        // order (as a plain scan would return them).
+        st.null_query = query.is_none();
+        st.query = query;
+        st.phase = Phase::Graph;
     }
 }
 

@@ -30,7 +30,6 @@ use vecx_core::ivfpq::{default_lists, default_pq_m, Rng};
 
 use super::options;
 use super::store::{write_meta_page, DIR_PER_PAGE};
-use crate::datum::VecxArg;
 use crate::error::raise_code;
 use crate::hnsw::build::{check_dims, index_metric, tid_of, typmod_dims};
 use crate::hnsw::graph::metric_code;
@@ -63,7 +62,7 @@ pub unsafe extern "C-unwind" fn ambuildphasename(phase: i64) -> *mut std::ffi::c
     name.as_ptr() as *mut std::ffi::c_char
 }
 
-use crate::am::progress;
+use crate::am::{progress, with_vector};
 
 /// The scoring kind of the index's operator class, and whether vectors are normalised.
 pub fn kind_of(index: pg_sys::Relation) -> (vecx_core::distance::Metric, Kind, bool) {
@@ -125,32 +124,44 @@ unsafe extern "C-unwind" fn load_callback(
         }
         let datum = *values;
         let tid = tid_of(&*tid);
-        let mut row = Vec::new();
-        let (dims, normalize) = (st.dims, st.normalize);
-        st.tmp.switch_to(|_| {
-            let v = VecxArg::from_raw(datum);
+        st.seen += 1;
+        // Where the row goes: appended while everything fits; past that `rows` is a reservoir
+        // sample for training (a second scan encodes every row), so the row replaces a random
+        // slot, or is only checked.
+        let slot = if st.tids.len() < st.limit && !st.overflow {
+            None
+        } else {
+            st.overflow = true;
+            let j = (st.rng.next_u64() % st.seen as u64) as usize;
+            Some((j < st.limit).then_some(j))
+        };
+        let (dims, normalize, rows) = (st.dims, st.normalize, &mut st.rows);
+        let d = with_vector(&mut st.tmp, datum, |v| {
             if let Some(d) = dims {
                 check_dims(d, v.len());
             }
-            row = train::prepare(Kind::L2, normalize, &v);
+            let d = v.len();
+            let at = match slot {
+                None => {
+                    rows.extend_from_slice(v);
+                    rows.len() - d
+                }
+                Some(Some(j)) => {
+                    rows[j * d..(j + 1) * d].copy_from_slice(v);
+                    j * d
+                }
+                Some(None) => return d,
+            };
+            if normalize {
+                train::normalize(&mut rows[at..at + d]);
+            }
+            d
         });
-        st.tmp.reset();
-        let d = row.len();
         st.dims = Some(d);
-        st.seen += 1;
-        if st.tids.len() < st.limit && !st.overflow {
+        if slot.is_none() {
             st.tids.push(tid);
-            st.rows.extend_from_slice(&row);
             if st.tids.len().is_multiple_of(4096) {
                 progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, st.tids.len() as i64);
-            }
-        } else {
-            // Out of memory for every row: from now on `rows` is a reservoir sample for training
-            // and a second scan encodes everything.
-            st.overflow = true;
-            let j = (st.rng.next_u64() % st.seen as u64) as usize;
-            if j < st.limit {
-                st.rows[j * d..(j + 1) * d].copy_from_slice(&row);
             }
         }
     }
@@ -246,16 +257,16 @@ unsafe extern "C-unwind" fn encode_callback(
             return;
         }
         let datum = *values;
-        let (dims, normalize) = (st.q.dims, st.normalize);
-        let mut row = Vec::new();
-        st.tmp.switch_to(|_| {
-            let v = VecxArg::from_raw(datum);
+        let (dims, normalize, rows) = (st.q.dims, st.normalize, &mut st.rows);
+        with_vector(&mut st.tmp, datum, |v| {
             check_dims(dims, v.len());
-            row = train::prepare(Kind::L2, normalize, &v);
+            rows.extend_from_slice(v);
         });
-        st.tmp.reset();
+        if normalize {
+            let at = rows.len() - dims;
+            train::normalize(&mut rows[at..]);
+        }
         st.tids.push(tid_of(&*tid));
-        st.rows.extend_from_slice(&row);
         if st.tids.len() == CHUNK {
             st.flush();
         }

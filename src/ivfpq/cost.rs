@@ -32,15 +32,14 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         correlation,
         pages,
     };
-    estimate(args, |index, tuples, generic| {
+    estimate(args, |index, tuples, all, generic| {
         let lists = (super::store::read_meta(index).lists as f64).max(1.0);
         let probes = (IVFPQ_PROBES.get().max(1) as f64).min(lists);
         let rerank = (IVFPQ_RERANK.get().max(0) * 10) as f64;
         // Re-ranking reads rows from the table: a random page each.
         // SAFETY: reading a planner GUC.
         let heap_read = unsafe { pg_sys::random_page_cost };
-        let window = generic((tuples * probes / lists).max(1.0)).indexTotalCost;
-        let all = generic(tuples).indexTotalCost;
+        let window = generic((tuples * probes / lists).max(1.0));
         (
             window + rerank.min(tuples) * heap_read,
             all + tuples * heap_read,

@@ -12,13 +12,11 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use vecx_core::ivfpq::format::{self, Meta, Tid};
-use vecx_core::ivfpq::search::Kind;
 use vecx_core::ivfpq::train;
 
-use super::build::{kind_of, set_next};
-use super::store::{self, read_meta, update_dir_entry, write_meta_page, DIR_PER_PAGE, META_BLOCK};
-use crate::datum::VecxArg;
-use crate::hnsw::build::{check_dims, tid_of};
+use super::build::set_next;
+use super::store::{self, read_meta, update_dir_entry, write_meta_page, Blocks, Hops, META_BLOCK};
+use crate::hnsw::build::check_dims;
 use crate::pages::{self, corrupted, Buf, Wal, CONTENTS_CAPACITY};
 
 #[pg_guard]
@@ -33,20 +31,12 @@ pub unsafe extern "C-unwind" fn aminsert(
     _index_unchanged: bool,
     _index_info: *mut pg_sys::IndexInfo,
 ) -> bool {
-    // SAFETY: single-column index: one value and one null flag; heap_tid is valid.
+    // SAFETY: the arguments PostgreSQL passes to aminsert for a single-column index.
     unsafe {
-        if *isnull {
-            return false;
-        }
-        let heap = tid_of(&*heap_tid);
-        let datum = *values;
-        let mut ctx = pgrx::PgMemoryContexts::new("vecx_ivfpq insert");
-        ctx.switch_to(|_| {
-            let v = VecxArg::from_raw(datum);
-            insert_vector(index, heap, &v);
-        });
+        crate::am::insert_one(values, isnull, heap_tid, "vecx_ivfpq insert", |heap, v| {
+            insert_vector(index, heap, v)
+        })
     }
-    false
 }
 
 pub fn insert_vector(index: pg_sys::Relation, heap: Tid, vector: &[f32]) {
@@ -56,17 +46,18 @@ pub fn insert_vector(index: pg_sys::Relation, heap: Tid, vector: &[f32]) {
         meta = read_meta(index);
     }
     check_dims(meta.dims as usize, vector.len());
-    let (_, _, normalize) = kind_of(index);
+    let blocks = Blocks::new(index);
+    let (_, _, normalize) = store::kind(index, &meta);
     let mut entry = vec![0u8; meta.entry_len()];
     format::encode_tid(heap, &mut entry);
-    let list = match store::quantizer(index, &meta) {
+    let list = match store::quantizer(index, &meta, &blocks) {
         Some(q) => {
-            let x = train::prepare(Kind::L2, normalize, vector);
+            let x = train::prepare(normalize, vector);
             train::encode(&q, &x, &mut entry[format::TID_LEN..])
         }
         None => 0,
     };
-    append(index, &meta, list, &entry);
+    append(index, &meta, &blocks, list, &entry);
 }
 
 fn set_dims(index: pg_sys::Relation, dims: usize) {
@@ -84,13 +75,10 @@ fn set_dims(index: pg_sys::Relation, dims: usize) {
     }
 }
 
-/// Room left on a list page, in bytes.
-fn room(index: pg_sys::Relation, buf: &Buf, blkno: u32, entry_len: usize) -> bool {
-    let o = pages::opaque(index, buf.page(), blkno);
-    if o.page_type != pages::PAGE_IVF_LIST {
-        corrupted(index, format!("Block {blkno} is not a list page."));
-    }
-    pages::contents_len(index, buf.page(), blkno) + entry_len <= CONTENTS_CAPACITY
+/// Whether list page `blkno` (locked in `buf`) has room for one more entry; and its successor.
+fn room(index: pg_sys::Relation, meta: &Meta, buf: &Buf, blkno: u32) -> (bool, u32) {
+    let (o, len) = store::list_page(index, meta, buf, blkno);
+    (len + meta.entry_len() <= CONTENTS_CAPACITY, o.next)
 }
 
 fn append_to(index: pg_sys::Relation, buf: &Buf, blkno: u32, entry: &[u8], new_page: bool) {
@@ -106,19 +94,20 @@ fn append_to(index: pg_sys::Relation, buf: &Buf, blkno: u32, entry: &[u8], new_p
 }
 
 /// Appends `entry` to list `list`.
-fn append(index: pg_sys::Relation, meta: &Meta, list: u32, entry: &[u8]) {
-    let d = store::dir_entry(index, meta, list);
-    let mut blk = d.hint;
-    let mut steps = 0u32;
+fn append(index: pg_sys::Relation, meta: &Meta, blocks: &Blocks, list: u32, entry: &[u8]) {
+    let hint = store::dir_entry(index, meta, blocks, list).hint;
+    let mut blk = hint;
+    let mut hops = Hops::new(list);
     // Fast path: walk from the hint to the first page with room.
     loop {
-        store::check_block(index, blk);
+        blocks.check(index, blk);
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-        if room(index, &buf, blk, entry.len()) {
+        let (has_room, next) = room(index, meta, &buf, blk);
+        if has_room {
             append_to(index, &buf, blk, entry, false);
             drop(buf);
-            if steps > 0 {
-                update_dir_entry(index, meta, list, |e| {
+            if blk != hint {
+                update_dir_entry(index, meta, blocks, list, |e| {
                     let moved = e.hint != blk;
                     e.hint = blk;
                     moved
@@ -126,39 +115,30 @@ fn append(index: pg_sys::Relation, meta: &Meta, list: u32, entry: &[u8]) {
             }
             return;
         }
-        let next = pages::opaque(index, buf.page(), blk).next;
         drop(buf);
         if next == pg_sys::InvalidBlockNumber {
             break;
         }
         blk = next;
-        steps += 1;
-        if steps > pages::nblocks(index) {
-            corrupted(index, format!("List {list} has a cycle."));
-        }
+        hops.step(index, blocks);
     }
-    grow(index, meta, list, entry);
+    grow(index, meta, blocks, list, entry);
 }
 
 /// Adds a page at the end of list `list` holding `entry` (or uses room that appeared meanwhile).
-fn grow(index: pg_sys::Relation, meta: &Meta, list: u32, entry: &[u8]) {
-    let (dblk, off) = meta.dir_slot(list, DIR_PER_PAGE);
-    store::check_block(index, dblk);
-    let dbuf = Buf::read(index, dblk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-    let mut d =
-        match format::DirEntry::decode(&pages::contents(dbuf.page(), CONTENTS_CAPACITY)[off..]) {
-            Ok(d) => d,
-            Err(e) => corrupted(index, format!("Directory entry of list {list}: {e}.")),
-        };
+fn grow(index: pg_sys::Relation, meta: &Meta, blocks: &Blocks, list: u32, entry: &[u8]) {
+    let (dbuf, off) = store::dir_page(index, meta, blocks, list, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    let mut d = store::decode_dir(index, dbuf.page(), off, list);
     let last = d.last;
-    store::check_block(index, last);
+    blocks.check(index, last);
     let lbuf = Buf::read(index, last, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-    if room(index, &lbuf, last, entry.len()) {
+    let (has_room, next) = room(index, meta, &lbuf, last);
+    if has_room {
         // Another insert grew the list meanwhile.
         append_to(index, &lbuf, last, entry, false);
         return;
     }
-    if pages::opaque(index, lbuf.page(), last).next != pg_sys::InvalidBlockNumber {
+    if next != pg_sys::InvalidBlockNumber {
         corrupted(
             index,
             format!("List {list}: its last page {last} has a successor."),

@@ -4,52 +4,40 @@ use std::collections::HashSet;
 
 use pgrx::pg_sys;
 
-use super::store::{self, read_meta};
+use super::store::{self, read_meta, walk_list, Blocks};
 use crate::introspect::Stats;
 use crate::pages::{self, corrupted};
 
-/// Entries of every list, walking each chain; checks the structure on the way.
+/// Entries of every list, walking each chain; checks the structure on the way (page types and
+/// contents, no cycles, no page in two lists, valid heap TIDs, `last` and `hint` in the chain).
 fn list_sizes(index: pg_sys::Relation) -> Vec<usize> {
     let meta = read_meta(index);
-    let q = store::quantizer(index, &meta);
-    if meta.trained == 1 && q.is_none() {
+    let blocks = Blocks::new(index);
+    if meta.trained == 1 && store::quantizer(index, &meta, &blocks).is_none() {
         corrupted(index, "Trained index without a quantizer.");
     }
-    let nblocks = pages::nblocks(index);
+    let entry_len = meta.entry_len();
     let mut owner: HashSet<u32> = HashSet::new();
     let mut sizes = Vec::with_capacity(meta.lists as usize);
     for l in 0..meta.lists {
-        pgrx::check_for_interrupts!();
-        let d = store::dir_entry(index, &meta, l);
+        let d = store::dir_entry(index, &meta, &blocks, l);
         for b in [d.first, d.last, d.hint] {
-            if b == store::META_BLOCK || b >= nblocks {
-                corrupted(
-                    index,
-                    format!("List {l} refers to block {b} outside the index."),
-                );
-            }
+            blocks.check(index, b);
         }
-        let (mut blk, mut n, mut seen_hint, mut prev) = (d.first, 0usize, false, d.first);
-        while blk != pg_sys::InvalidBlockNumber {
+        let (mut n, mut seen_hint, mut prev) = (0usize, false, d.first);
+        walk_list(index, &meta, &blocks, l, |blk, bytes| {
             if !owner.insert(blk) {
-                corrupted(
-                    index,
-                    format!("Block {blk} is in two lists, or list {l} has a cycle."),
-                );
+                corrupted(index, format!("Block {blk} is in two lists."));
             }
             seen_hint |= blk == d.hint;
-            let (count, next) = store::read_list_page(index, &meta, blk, |bytes| {
-                for (tid, _) in store::entries(bytes, meta.entry_len()) {
-                    if tid.offset == 0 || tid.block == pg_sys::InvalidBlockNumber {
-                        corrupted(index, format!("List page {blk} holds an invalid heap TID."));
-                    }
+            for (tid, _) in store::entries(bytes, entry_len) {
+                if tid.offset == 0 || tid.block == pg_sys::InvalidBlockNumber {
+                    corrupted(index, format!("List page {blk} holds an invalid heap TID."));
                 }
-                bytes.len() / meta.entry_len()
-            });
-            n += count;
+            }
+            n += bytes.len() / entry_len;
             prev = blk;
-            blk = next;
-        }
+        });
         if prev != d.last {
             corrupted(
                 index,

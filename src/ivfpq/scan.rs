@@ -26,13 +26,16 @@ use std::rc::Rc;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
 use vecx_core::distance::Metric;
 use vecx_core::ivfpq::format::{Meta, Quantizer, Tid};
 use vecx_core::ivfpq::search::QueryScorer;
 
-use super::build::{heap_attnum, kind_of};
-use super::store::{self, read_meta};
+use super::build::heap_attnum;
+use super::store::{self, read_meta, walk_list, Blocks};
+use crate::am::{begin_scan, order_by_query, scan_state};
 use crate::datum::VecxArg;
+use crate::error::raise_code;
 use crate::gucs::{IVFPQ_PROBES, IVFPQ_RERANK, MAX_SCAN_TUPLES};
 use crate::hnsw::build::check_dims;
 use crate::hnsw::{PageLock, SCAN_LOCK};
@@ -124,7 +127,9 @@ struct ScanState {
     null_query: bool,
     phase: Phase,
     started: bool,
-    meta: Option<Meta>,
+    /// Set when the scan starts (first `amgettuple`).
+    meta: Meta,
+    blocks: Option<Blocks>,
     quant: Option<Rc<Quantizer>>,
     scorer: Option<QueryScorer>,
     metric: Metric,
@@ -155,8 +160,8 @@ impl Drop for ScanState {
 }
 
 fn state<'a>(scan: pg_sys::IndexScanDesc) -> &'a mut ScanState {
-    // SAFETY: opaque was set by ambeginscan to a ScanState living as long as the scan.
-    unsafe { &mut *((*scan).opaque as *mut ScanState) }
+    // SAFETY: ambeginscan stored a ScanState.
+    unsafe { scan_state(scan) }
 }
 
 #[pg_guard]
@@ -165,15 +170,17 @@ pub unsafe extern "C-unwind" fn ambeginscan(
     nkeys: i32,
     norderbys: i32,
 ) -> pg_sys::IndexScanDesc {
-    // SAFETY: as in the HNSW scan: the state lives in the scan's memory context.
-    unsafe {
-        let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
-        let st = ScanState {
+    begin_scan(
+        index,
+        nkeys,
+        norderbys,
+        ScanState {
             query: None,
             null_query: false,
             phase: Phase::Done,
             started: false,
-            meta: None,
+            meta: Meta::default(),
+            blocks: None,
             quant: None,
             scorer: None,
             metric: Metric::L2,
@@ -185,11 +192,8 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             examined: 0,
             fetcher: None,
             lock: None,
-        };
-        let ptr = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(st);
-        (*scan).opaque = ptr as *mut std::ffi::c_void;
-        scan
-    }
+        },
+    )
 }
 
 #[pg_guard]
@@ -212,19 +216,13 @@ pub unsafe extern "C-unwind" fn amrescan(
     st.last = f32::NEG_INFINITY;
     st.window_exact = true;
     st.examined = 0;
+    st.blocks = None;
     st.lock = None;
-    // SAFETY: orderbys has norderbys keys; copied into the descriptor as the AM API requires.
-    unsafe {
-        if norderbys > 0 && !orderbys.is_null() {
-            std::ptr::copy_nonoverlapping(orderbys, (*scan).orderByData, norderbys as usize);
-            let key = &*orderbys;
-            if key.sk_flags & pg_sys::SK_ISNULL as i32 == 0 {
-                st.query = Some(VecxArg::from_raw(key.sk_argument).to_vec());
-            } else {
-                st.null_query = true;
-            }
-            st.phase = Phase::Window;
-        }
+    // SAFETY: the ORDER BY keys PostgreSQL passes to amrescan.
+    if let Some(query) = unsafe { order_by_query(scan, orderbys, norderbys) } {
+        st.null_query = query.is_none();
+        st.query = query;
+        st.phase = Phase::Window;
     }
 }
 
@@ -258,39 +256,27 @@ pub unsafe extern "C-unwind" fn amgettuple(
 
 /// Scores every entry of list `l` (ADC, or 0 without a quantizer), skipping returned ones.
 fn score_list(index: pg_sys::Relation, st: &mut ScanState, l: u32, out: &mut Vec<(f32, Tid)>) {
-    let meta = st.meta.expect("started");
-    let d = store::dir_entry(index, &meta, l);
+    let blocks = st.blocks.get_or_insert_with(|| Blocks::new(index));
     if let (Some(s), Some(q)) = (st.scorer.as_mut(), st.quant.as_ref()) {
         s.enter_list(q, l);
     }
-    let mut blk = d.first;
-    let mut hops = 0u32;
-    let entry_len = meta.entry_len();
-    while blk != pg_sys::InvalidBlockNumber {
-        pgrx::check_for_interrupts!();
-        let returned = &st.returned;
-        let (scorer, quant) = (st.scorer.as_ref(), st.quant.as_ref());
-        let (n, next) = store::read_list_page(index, &meta, blk, |bytes| {
-            let before = out.len();
-            for (tid, code) in store::entries(bytes, entry_len) {
-                if returned.contains(&tid) {
-                    continue;
-                }
-                let score = match (scorer, quant) {
-                    (Some(s), Some(q)) => s.score(q, code),
-                    _ => 0.0,
-                };
-                out.push((score, tid));
+    let entry_len = st.meta.entry_len();
+    let (returned, scorer, quant) = (&st.returned, st.scorer.as_ref(), st.quant.as_ref());
+    let mut examined = 0;
+    walk_list(index, &st.meta, blocks, l, |_, bytes| {
+        for (tid, code) in store::entries(bytes, entry_len) {
+            examined += 1;
+            if returned.contains(&tid) {
+                continue;
             }
-            out.len() - before
-        });
-        st.examined += n;
-        blk = next;
-        hops += 1;
-        if hops > crate::pages::nblocks(index) {
-            crate::pages::corrupted(index, format!("List {l} has a cycle."));
+            let score = match (scorer, quant) {
+                (Some(s), Some(q)) => s.score(q, code),
+                _ => 0.0,
+            };
+            out.push((score, tid));
         }
-    }
+    });
+    st.examined += examined;
 }
 
 fn next(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
@@ -310,10 +296,12 @@ fn next(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
         st.started = true;
         st.lock = Some(PageLock::acquire(index, SCAN_LOCK, pg_sys::ShareLock));
         let meta = read_meta(index);
-        let (metric, kind, normalize) = kind_of(index);
+        let blocks = Blocks::new(index);
+        let (metric, kind, normalize) = store::kind(index, &meta);
         st.metric = metric;
-        st.quant = store::quantizer(index, &meta);
-        st.meta = Some(meta);
+        st.quant = store::quantizer(index, &meta, &blocks);
+        st.meta = meta;
+        st.blocks = Some(blocks);
         if st.null_query {
             // ORDER BY v <-> NULL: every row qualifies, in no particular order.
             let mut all = Vec::new();
@@ -330,7 +318,14 @@ fn next(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
                 return None;
             }
             check_dims(meta.dims as usize, query.len());
-            if st.fetcher.is_none() && !heap.is_null() {
+            if st.fetcher.is_none() {
+                if heap.is_null() {
+                    raise_code(
+                        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "vecx_ivfpq scans need the indexed table to re-rank candidates",
+                        None,
+                    );
+                }
                 st.fetcher = Some(Fetcher::new(heap, heap_attnum(index)));
             }
             let order: Vec<u32> = match st.quant.clone() {
@@ -386,9 +381,8 @@ fn next(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
                     return None;
                 }
                 // The executor wants more than the window: rank everything else exactly.
-                let meta = st.meta.expect("started");
                 let mut rest = Vec::new();
-                for l in 0..meta.lists {
+                for l in 0..st.meta.lists {
                     score_list(index, st, l, &mut rest);
                     if cap > 0 && st.examined >= cap {
                         break;

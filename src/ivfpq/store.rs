@@ -1,13 +1,17 @@
 //! Reading and writing the pages of a `vecx_ivfpq` index: meta page, quantizer, directory and
 //! list pages. One buffer lock at a time, except where an insert extends a list (directory page,
 //! then the list's last page, then the new page: always in that order).
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use pgrx::pg_sys;
 use vecx_core::ivfpq::format::{self, DirEntry, Meta, Quantizer, Tid, DIR_ENTRY_LEN};
 
+use vecx_core::distance::Metric;
+use vecx_core::ivfpq::search::Kind;
+
+use crate::hnsw::graph::metric_of;
 use crate::pages::{self, corrupted, Buf, Wal, CONTENTS_CAPACITY};
 
 pub const META_BLOCK: u32 = 0;
@@ -32,7 +36,7 @@ pub fn write_meta_page(page: pg_sys::Page, meta: &Meta) {
     pages::set_contents_len(page, bytes.len());
 }
 
-/// Checks that `blkno` is inside the index and of `page_type`.
+/// Checks that a page read is of `page_type`.
 fn checked(index: pg_sys::Relation, buf: &Buf, blkno: u32, page_type: u16) -> pages::Opaque {
     let o = pages::opaque(index, buf.page(), blkno);
     if o.page_type != page_type {
@@ -47,29 +51,84 @@ fn checked(index: pg_sys::Relation, buf: &Buf, blkno: u32, page_type: u16) -> pa
     o
 }
 
-pub fn check_block(index: pg_sys::Relation, blkno: u32) {
-    if blkno == META_BLOCK || blkno >= pages::nblocks(index) {
-        corrupted(
-            index,
-            format!("Reference to block {blkno} outside the index."),
-        );
+/// The index's block count as last seen, re-read only when a reference points past it: a
+/// reference is checked without a file-size call per page read.
+pub struct Blocks(Cell<u32>);
+
+impl Blocks {
+    pub fn new(index: pg_sys::Relation) -> Blocks {
+        Blocks(Cell::new(pages::nblocks(index)))
+    }
+
+    /// Raises XX002 unless `blkno` is a block of the index other than the meta page.
+    pub fn check(&self, index: pg_sys::Relation, blkno: u32) {
+        if blkno >= self.0.get() {
+            // The index may have grown since we looked (concurrent inserts).
+            self.0.set(pages::nblocks(index));
+        }
+        if blkno == META_BLOCK || blkno >= self.0.get() {
+            corrupted(
+                index,
+                format!("Reference to block {blkno} outside the index."),
+            );
+        }
+    }
+
+    pub fn count(&self) -> u32 {
+        self.0.get()
     }
 }
 
-/// List `l`'s directory entry.
-pub fn dir_entry(index: pg_sys::Relation, meta: &Meta, l: u32) -> DirEntry {
+/// Guards a walk along list `list`'s chain against a cycle (a corrupted `next` link): a chain
+/// cannot have more pages than the index.
+pub struct Hops {
+    list: u32,
+    n: u32,
+}
+
+impl Hops {
+    pub fn new(list: u32) -> Hops {
+        Hops { list, n: 0 }
+    }
+
+    pub fn step(&mut self, index: pg_sys::Relation, blocks: &Blocks) {
+        self.n += 1;
+        if self.n > blocks.count() {
+            corrupted(index, format!("List {} has a cycle.", self.list));
+        }
+    }
+}
+
+/// Reads list `l`'s directory page locked in `mode`; returns it and the entry's byte offset.
+pub fn dir_page(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    blocks: &Blocks,
+    l: u32,
+    mode: u32,
+) -> (Buf, usize) {
     if l >= meta.lists {
         corrupted(index, format!("List {l} of {}.", meta.lists));
     }
     let (blk, off) = meta.dir_slot(l, DIR_PER_PAGE);
-    check_block(index, blk);
-    let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
+    blocks.check(index, blk);
+    let buf = Buf::read(index, blk, mode);
     checked(index, &buf, blk, pages::PAGE_IVF_DIR);
-    let bytes = pages::contents(buf.page(), CONTENTS_CAPACITY);
-    match DirEntry::decode(&bytes[off..]) {
+    (buf, off)
+}
+
+/// Decodes the directory entry at `off` of a directory page.
+pub fn decode_dir(index: pg_sys::Relation, page: pg_sys::Page, off: usize, l: u32) -> DirEntry {
+    match DirEntry::decode(&pages::contents(page, CONTENTS_CAPACITY)[off..]) {
         Ok(d) => d,
         Err(e) => corrupted(index, format!("Directory entry of list {l}: {e}.")),
     }
+}
+
+/// List `l`'s directory entry.
+pub fn dir_entry(index: pg_sys::Relation, meta: &Meta, blocks: &Blocks, l: u32) -> DirEntry {
+    let (buf, off) = dir_page(index, meta, blocks, l, pg_sys::BUFFER_LOCK_SHARE);
+    decode_dir(index, buf.page(), off, l)
 }
 
 /// Rewrites list `l`'s directory entry with `f` under the directory page's exclusive lock (one
@@ -77,17 +136,12 @@ pub fn dir_entry(index: pg_sys::Relation, meta: &Meta, l: u32) -> DirEntry {
 pub fn update_dir_entry(
     index: pg_sys::Relation,
     meta: &Meta,
+    blocks: &Blocks,
     l: u32,
     f: impl FnOnce(&mut DirEntry) -> bool,
 ) {
-    let (blk, off) = meta.dir_slot(l, DIR_PER_PAGE);
-    check_block(index, blk);
-    let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-    checked(index, &buf, blk, pages::PAGE_IVF_DIR);
-    let mut d = match DirEntry::decode(&pages::contents(buf.page(), CONTENTS_CAPACITY)[off..]) {
-        Ok(d) => d,
-        Err(e) => corrupted(index, format!("Directory entry of list {l}: {e}.")),
-    };
+    let (buf, off) = dir_page(index, meta, blocks, l, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    let mut d = decode_dir(index, buf.page(), off, l);
     if !f(&mut d) {
         return;
     }
@@ -97,22 +151,42 @@ pub fn update_dir_entry(
     wal.finish();
 }
 
-/// Calls `f(entries, next)` with the packed entries of list page `blkno` (share-locked), and
-/// returns the next page of the chain.
-pub fn read_list_page<R>(
+/// Checks list page `blkno` (locked in `buf`) and returns its opaque area and the length of
+/// its packed entries.
+pub fn list_page(
     index: pg_sys::Relation,
     meta: &Meta,
+    buf: &Buf,
     blkno: u32,
-    f: impl FnOnce(&[u8]) -> R,
-) -> (R, u32) {
-    check_block(index, blkno);
-    let buf = Buf::read(index, blkno, pg_sys::BUFFER_LOCK_SHARE);
-    let o = checked(index, &buf, blkno, pages::PAGE_IVF_LIST);
+) -> (pages::Opaque, usize) {
+    let o = checked(index, buf, blkno, pages::PAGE_IVF_LIST);
     let len = pages::contents_len(index, buf.page(), blkno);
     if let Err(e) = format::check_list_contents(len, meta.entry_len()) {
         corrupted(index, format!("List page {blkno}: {e}."));
     }
-    (f(pages::contents(buf.page(), len)), o.next)
+    (o, len)
+}
+
+/// Calls `f(block, entries)` for every page of list `l`, in chain order, each page
+/// share-locked while `f` runs.
+pub fn walk_list(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    blocks: &Blocks,
+    l: u32,
+    mut f: impl FnMut(u32, &[u8]),
+) {
+    let mut blk = dir_entry(index, meta, blocks, l).first;
+    let mut hops = Hops::new(l);
+    while blk != pg_sys::InvalidBlockNumber {
+        pgrx::check_for_interrupts!();
+        blocks.check(index, blk);
+        let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
+        let (o, len) = list_page(index, meta, &buf, blk);
+        f(blk, pages::contents(buf.page(), len));
+        blk = o.next;
+        hops.step(index, blocks);
+    }
 }
 
 thread_local! {
@@ -122,7 +196,7 @@ thread_local! {
 }
 
 /// The index's quantizer (None before it is trained), read once per backend and build.
-pub fn quantizer(index: pg_sys::Relation, meta: &Meta) -> Option<Rc<Quantizer>> {
+pub fn quantizer(index: pg_sys::Relation, meta: &Meta, blocks: &Blocks) -> Option<Rc<Quantizer>> {
     if meta.trained == 0 {
         return None;
     }
@@ -134,7 +208,7 @@ pub fn quantizer(index: pg_sys::Relation, meta: &Meta) -> Option<Rc<Quantizer>> 
     let mut bytes = Vec::with_capacity(meta.quantizer_len as usize);
     for i in 0..meta.quantizer_pages {
         let blk = meta.quantizer_first + i;
-        check_block(index, blk);
+        blocks.check(index, blk);
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
         checked(index, &buf, blk, pages::PAGE_IVF_QUANTIZER);
         let len = pages::contents_len(index, buf.page(), blk);
@@ -177,4 +251,17 @@ pub fn entries(bytes: &[u8], entry_len: usize) -> impl Iterator<Item = (Tid, &[u
     bytes
         .chunks_exact(entry_len)
         .map(|e| (format::decode_tid(e), &e[format::TID_LEN..]))
+}
+
+/// The index's metric (from the meta page, no catalog lookup), its scoring kind and whether
+/// vectors are normalised.
+pub fn kind(index: pg_sys::Relation, meta: &Meta) -> (Metric, Kind, bool) {
+    let metric = metric_of(index, meta.metric);
+    match Kind::of(metric) {
+        Some((k, n)) => (metric, k, n),
+        None => corrupted(
+            index,
+            format!("Metric {metric:?} in a vecx_ivfpq meta page."),
+        ),
+    }
 }

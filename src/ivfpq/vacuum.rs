@@ -11,27 +11,11 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use vecx_core::ivfpq::format::{self, Tid};
 
-use super::store::{self, read_meta, update_dir_entry};
+use super::store::{self, read_meta, update_dir_entry, walk_list, Blocks, Hops};
 use crate::hnsw::{PageLock, SCAN_LOCK};
 use crate::pages::{self, Buf, Wal, CONTENTS_CAPACITY};
 
 use crate::am::vacuum_stats as alloc_stats;
-
-/// Live entries and pages of every list (for vacuum's statistics).
-fn count(index: pg_sys::Relation) -> (f64, u32) {
-    let meta = read_meta(index);
-    let mut live = 0usize;
-    for l in 0..meta.lists {
-        let mut blk = store::dir_entry(index, &meta, l).first;
-        while blk != pg_sys::InvalidBlockNumber {
-            let (n, next) =
-                store::read_list_page(index, &meta, blk, |b| b.len() / meta.entry_len());
-            live += n;
-            blk = next;
-        }
-    }
-    (live as f64, pages::nblocks(index))
-}
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn ambulkdelete(
@@ -47,50 +31,35 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         return stats;
     };
     let meta = read_meta(index);
+    let blocks = Blocks::new(index);
     let entry_len = meta.entry_len();
     let mut removed = 0f64;
     let mut live = 0f64;
+    let is_dead = |t: Tid| {
+        let mut ip = pg_sys::ItemPointerData::default();
+        pgrx::itemptr::item_pointer_set_all(&mut ip, t.block, t.offset);
+        // SAFETY: the callback vacuum gave us, with its state.
+        unsafe { callback(&mut ip, callback_state) }
+    };
     for l in 0..meta.lists {
-        let d = store::dir_entry(index, &meta, l);
-        let mut blk = d.first;
+        let mut blk = store::dir_entry(index, &meta, &blocks, l).first;
         let mut first_room: Option<u32> = None;
-        let mut hops = 0u32;
+        let mut hops = Hops::new(l);
         while blk != pg_sys::InvalidBlockNumber {
             // SAFETY: honours vacuum_cost_delay and checks for interrupts.
             unsafe { pg_sys::vacuum_delay_point() };
-            store::check_block(index, blk);
+            blocks.check(index, blk);
             let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-            let o = pages::opaque(index, buf.page(), blk);
-            if o.page_type != pages::PAGE_IVF_LIST {
-                pages::corrupted(
-                    index,
-                    format!("Block {blk} in list {l} is not a list page."),
-                );
-            }
-            let len = pages::contents_len(index, buf.page(), blk);
-            if let Err(e) = format::check_list_contents(len, entry_len) {
-                pages::corrupted(index, format!("List page {blk}: {e}."));
-            }
-            let bytes = pages::contents(buf.page(), len);
-            let is_dead = |t: Tid| {
-                let mut ip = pg_sys::ItemPointerData::default();
-                pgrx::itemptr::item_pointer_set_all(&mut ip, t.block, t.offset);
-                // SAFETY: the callback vacuum gave us, with its state.
-                unsafe { callback(&mut ip, callback_state) }
-            };
-            let dead: Vec<bool> = store::entries(bytes, entry_len)
+            let (o, len) = store::list_page(index, &meta, &buf, blk);
+            let dead: Vec<bool> = store::entries(pages::contents(buf.page(), len), entry_len)
                 .map(|(t, _)| is_dead(t))
                 .collect();
             let ndead = dead.iter().filter(|d| **d).count();
             if ndead > 0 {
                 let mut wal = Wal::start(index);
                 let page = wal.register(&buf, false);
-                let mut i = 0;
                 let new_len =
-                    format::compact_entries(pages::contents(page, len), entry_len, |_| {
-                        i += 1;
-                        dead[i - 1]
-                    });
+                    format::compact_entries(pages::contents(page, len), entry_len, |i, _| dead[i]);
                 pages::set_contents_len(page, new_len);
                 wal.finish();
             }
@@ -100,13 +69,10 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
                 first_room = Some(blk);
             }
             blk = o.next;
-            hops += 1;
-            if hops > pages::nblocks(index) {
-                pages::corrupted(index, format!("List {l} has a cycle."));
-            }
+            hops.step(index, &blocks);
         }
         if let Some(room) = first_room {
-            update_dir_entry(index, &meta, l, |e| {
+            update_dir_entry(index, &meta, &blocks, l, |e| {
                 // Only move the hint back. Chain order is block order: the build writes each list
                 // on consecutive blocks and growth appends a block at the end of the relation.
                 let back = room < e.hint;
@@ -138,12 +104,23 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     if analyze_only {
         return stats;
     }
+    if !stats.is_null() {
+        // ambulkdelete ran and counted.
+        return stats;
+    }
     let stats = alloc_stats(stats);
-    let (live, pages) = count(index);
+    let meta = read_meta(index);
+    let blocks = Blocks::new(index);
+    let mut live = 0usize;
+    for l in 0..meta.lists {
+        walk_list(index, &meta, &blocks, l, |_, b| {
+            live += b.len() / meta.entry_len()
+        });
+    }
     // SAFETY: stats is ours to fill.
     unsafe {
-        (*stats).num_index_tuples = live;
-        (*stats).num_pages = pages;
+        (*stats).num_index_tuples = live as f64;
+        (*stats).num_pages = pages::nblocks(index);
     }
     stats
 }

@@ -194,17 +194,17 @@ pub fn check_list_contents(len: usize, entry_len: usize) -> Result<usize, Format
     Ok(len / entry_len)
 }
 
-/// Removes the entries whose TID `dead` says, compacting in place; returns the new length.
+/// Removes the entries `dead(position, TID)` names, compacting in place; returns the new length.
 pub fn compact_entries(
     bytes: &mut [u8],
     entry_len: usize,
-    mut dead: impl FnMut(Tid) -> bool,
+    mut dead: impl FnMut(usize, Tid) -> bool,
 ) -> usize {
     let n = bytes.len() / entry_len;
     let mut kept = 0;
     for i in 0..n {
         let tid = decode_tid(&bytes[i * entry_len..]);
-        if dead(tid) {
+        if dead(i, tid) {
             continue;
         }
         if kept != i {

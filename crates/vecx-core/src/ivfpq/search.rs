@@ -34,7 +34,7 @@ pub struct QueryScorer {
 
 impl QueryScorer {
     pub fn new(kind: Kind, normalize: bool, query: &[f32], quant: &Quantizer) -> QueryScorer {
-        let q = super::train::prepare(kind, normalize, query);
+        let q = super::train::prepare(normalize, query);
         let mut table = Vec::new();
         if kind == Kind::Dot {
             quant.pq.table_dot(&q, &mut table);

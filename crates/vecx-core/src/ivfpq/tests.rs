@@ -98,7 +98,7 @@ fn recall(metric: Metric, bits: u8) -> f64 {
     let (kind, normalize) = Kind::of(metric).unwrap();
     let prepared: Vec<f32> = x
         .chunks_exact(dims)
-        .flat_map(|r| prepare(kind, normalize, r))
+        .flat_map(|r| prepare(normalize, r))
         .collect();
     let quant = Training::new(prepared.clone(), dims, 40, default_pq_m(dims), bits, 9).finish();
     let (lists, codes) = encode_all(&quant, &prepared);
@@ -226,7 +226,7 @@ fn compaction_keeps_live_entries_in_order() {
         e[TID_LEN] = i as u8;
         bytes.extend_from_slice(&e);
     }
-    let len = compact_entries(&mut bytes, entry, |t| t.block % 3 == 0);
+    let len = compact_entries(&mut bytes, entry, |_, t| t.block % 3 == 0);
     assert_eq!(len, 6 * entry);
     let kept: Vec<u32> = bytes[..len]
         .chunks_exact(entry)

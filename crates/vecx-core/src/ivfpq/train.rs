@@ -5,7 +5,6 @@ use rayon::prelude::*;
 use super::format::Quantizer;
 use super::kmeans::{self, KMeans};
 use super::pq::{PqStep, PqTrainer};
-use super::search::Kind;
 
 /// Lloyd iterations for the coarse centroids and for each PQ sub-space.
 pub const COARSE_ITERATIONS: usize = 15;
@@ -135,17 +134,21 @@ fn residuals(data: &[f32], dims: usize, centroids: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// Prepares a row for the quantizer: a copy, normalised for cosine (a zero vector stays zero).
-pub fn prepare(kind: Kind, normalize: bool, x: &[f32]) -> Vec<f32> {
-    let _ = kind;
+/// Normalises `v` to unit length for cosine (a zero vector stays zero).
+pub fn normalize(v: &mut [f32]) {
+    let n = crate::distance::dot(v, v).sqrt();
+    if n > 0.0 {
+        for e in v {
+            *e = (*e as f64 / n) as f32;
+        }
+    }
+}
+
+/// A row as the quantizer sees it: a copy, normalised when `normalize` (cosine).
+pub fn prepare(normalize: bool, x: &[f32]) -> Vec<f32> {
     let mut v = x.to_vec();
     if normalize {
-        let n = crate::distance::dot(&v, &v).sqrt();
-        if n > 0.0 {
-            for e in &mut v {
-                *e = (*e as f64 / n) as f32;
-            }
-        }
+        self::normalize(&mut v);
     }
     v
 }
