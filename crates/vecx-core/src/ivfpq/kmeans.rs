@@ -149,7 +149,9 @@ impl KMeans {
         let pick = if self.seeded == 0 {
             (self.rng.next_u64() % n as u64) as usize
         } else {
-            let total: f64 = self.closest.par_iter().sum();
+            // A serial sum: a parallel one adds in a varying order, and the draw below would
+            // then differ from build to build of the same data.
+            let total: f64 = self.closest.iter().sum();
             if total <= 0.0 || !total.is_finite() {
                 // Every point coincides with a centroid: repeat points in order.
                 self.seeded % n
