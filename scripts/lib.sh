@@ -50,6 +50,9 @@ install_prerequisites() {
 install_extension() {
     local profile=${1:-debug}
     log "building and installing vecx ($profile) into PostgreSQL $PG_MAJOR"
+    # Unlink the old library first: cargo pgrx install rewrites it in place, and a running
+    # server that has it mapped would crash on the truncated file.
+    as_root rm -f "$($PG_CONFIG --pkglibdir)/vecx.so"
     if [ "$profile" = release ]; then
         as_root_env cargo pgrx install --pg-config "$PG_CONFIG" --release
     else

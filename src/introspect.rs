@@ -133,6 +133,7 @@ fn vecx_index_stats(
 #[pg_extern(sql = false)]
 fn vecx_index_check(index: pg_sys::Oid) -> bool {
     let rel = OpenIndex::open(index);
+    crate::pages::verify_all(rel.0);
     match rel.1 {
         Am::Hnsw => crate::hnsw::introspect::check(rel.0),
         Am::IvfPq => crate::ivfpq::introspect::check(rel.0),

@@ -73,21 +73,35 @@ pub struct Buf {
 
 impl Buf {
     /// Reads block `blkno` and locks it (`pg_sys::BUFFER_LOCK_SHARE` or `_EXCLUSIVE`).
+    ///
+    /// A block the storage layer reports as damaged (a data-checksum failure, an invalid page
+    /// header, a block past the end of the file: SQLSTATE XX001 from the buffer manager) is
+    /// reported as `index "..." is corrupted` (XX002), like every other damage vecx detects,
+    /// with the buffer manager's message as the detail.
     pub fn read(index: pg_sys::Relation, blkno: u32, mode: u32) -> Buf {
-        // SAFETY: index is open; ReadBufferExtended raises an ERROR for a block past the end.
-        unsafe {
-            let buffer = pg_sys::ReadBufferExtended(
-                index,
-                pg_sys::ForkNumber::MAIN_FORKNUM,
-                blkno,
-                pg_sys::ReadBufferMode::RBM_NORMAL,
-                std::ptr::null_mut(),
-            );
-            pg_sys::LockBuffer(buffer, mode as i32);
-            Buf {
-                buffer,
-                locked: true,
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: index is open; ReadBufferExtended raises an ERROR (turned into a Rust
+            // panic by pgrx's FFI guard, with the error state already flushed) for a damaged
+            // block or one past the end.
+            unsafe {
+                pg_sys::ReadBufferExtended(
+                    index,
+                    pg_sys::ForkNumber::MAIN_FORKNUM,
+                    blkno,
+                    pg_sys::ReadBufferMode::RBM_NORMAL,
+                    std::ptr::null_mut(),
+                )
             }
+        }));
+        let buffer = match read {
+            Ok(buffer) => buffer,
+            Err(payload) => damaged_block(index, blkno, payload),
+        };
+        // SAFETY: the buffer is pinned by the read above.
+        unsafe { pg_sys::LockBuffer(buffer, mode as i32) };
+        Buf {
+            buffer,
+            locked: true,
         }
     }
 
@@ -152,6 +166,23 @@ impl Drop for Buf {
     }
 }
 
+/// Re-raises an ERROR caught while reading block `blkno`: data corruption (XX001) becomes
+/// [`corrupted`] (XX002); anything else (cancel, I/O errors) continues unchanged.
+#[cold]
+fn damaged_block(
+    index: pg_sys::Relation,
+    blkno: u32,
+    payload: Box<dyn std::any::Any + Send>,
+) -> ! {
+    use pgrx::pg_sys::panic::CaughtError;
+    if let Some(CaughtError::PostgresError(e)) = payload.downcast_ref::<CaughtError>() {
+        if e.sql_error_code() == PgSqlErrorCode::ERRCODE_DATA_CORRUPTED {
+            corrupted(index, format!("Block {blkno} could not be read: {}.", e.message()));
+        }
+    }
+    std::panic::resume_unwind(payload)
+}
+
 /// Initialises `page` as an empty vecx page of `page_type`.
 pub fn init_page(page: pg_sys::Page, page_type: u16) {
     // SAFETY: page points at BLCKSZ writable bytes (a locked buffer or a GenericXLog copy).
@@ -182,6 +213,28 @@ pub fn opaque(index: pg_sys::Relation, page: pg_sys::Page, blkno: u32) -> Opaque
             );
         }
         o
+    }
+}
+
+/// Reads every block of the index and checks that it is a vecx page of a known type (blocks
+/// never initialised, which a crash between extending the file and logging the page can leave,
+/// are skipped). Used by `vecx_index_check` before the access method's own structural checks,
+/// so damage on any page is found even where no search goes.
+pub fn verify_all(index: pg_sys::Relation) {
+    for blkno in 0..nblocks(index) {
+        pgrx::check_for_interrupts!();
+        let buf = Buf::read(index, blkno, pg_sys::BUFFER_LOCK_SHARE);
+        // SAFETY: the buffer is pinned and share-locked.
+        if unsafe { pg_sys::PageIsNew(buf.page()) } {
+            continue;
+        }
+        let o = opaque(index, buf.page(), blkno);
+        if !(PAGE_META..=PAGE_IVF_LIST).contains(&o.page_type) {
+            corrupted(
+                index,
+                format!("Block {blkno} has unknown page type {}.", o.page_type),
+            );
+        }
     }
 }
 

@@ -109,6 +109,16 @@ impl Cluster {
     /// Creates a fresh cluster in `dir` (anything there is removed) listening on `port`, with
     /// extra `postgresql.conf` lines. Does not start it.
     pub fn init(dir: &Path, port: u16, settings: &[String]) -> io::Result<Cluster> {
+        Cluster::init_with(dir, port, settings, &[])
+    }
+
+    /// As [`Cluster::init`], with extra `initdb` arguments (e.g. `--data-checksums`).
+    pub fn init_with(
+        dir: &Path,
+        port: u16,
+        settings: &[String],
+        initdb_args: &[&str],
+    ) -> io::Result<Cluster> {
         let bindir = pg_bindir();
         let socket_dir = dir.with_extension("sock");
         let mut cluster = Cluster {
@@ -129,20 +139,19 @@ impl Cluster {
         chown_postgres(dir)?;
         chown_postgres(&socket_dir)?;
         let data = dir.to_string_lossy().to_string();
-        run_as_postgres(
-            &cluster.bindir.join("initdb"),
-            &[
-                "-D",
-                &data,
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-            ],
-        )?;
+        let mut args = vec![
+            "-D",
+            &data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ];
+        args.extend_from_slice(initdb_args);
+        run_as_postgres(&cluster.bindir.join("initdb"), &args)?;
         let mut conf = fs::OpenOptions::new()
             .append(true)
             .open(dir.join("postgresql.conf"))?;
@@ -291,6 +300,122 @@ impl Cluster {
     pub fn server_log(&self) -> String {
         fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
     }
+
+    /// Kills the postmaster and all its child processes with SIGKILL at the same moment, as a
+    /// power cut or an OOM kill of the whole server would. [`Cluster::kill9`] kills only the
+    /// postmaster: a backend busy in a long `CREATE INDEX` or `VACUUM` does not notice until it
+    /// next waits, finishes (and may commit) its work, and holds the old shared memory so a
+    /// restart fails meanwhile. Here the postmaster is stopped (SIGSTOP, so it forks nothing
+    /// and reaps nothing), its children are listed, and all of them are killed.
+    pub fn kill9_all(&mut self) -> io::Result<()> {
+        let pid_file = fs::read_to_string(self.data_dir.join("postmaster.pid"))?;
+        let pid: i32 = pid_file
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .parse()
+            .map_err(io::Error::other)?;
+        // SAFETY: kill(2) with a pid read from postmaster.pid; no memory is involved.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        let mut victims = child_pids(pid);
+        // SAFETY: as above, for the postmaster and the pids of its children.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        for &child in &victims {
+            // SAFETY: as above.
+            unsafe { libc::kill(child, libc::SIGKILL) };
+        }
+        victims.push(pid);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while victims.iter().any(|&p| process_alive(p)) {
+            if Instant::now() > deadline {
+                return Err(io::Error::other(format!(
+                    "processes of the killed server still alive: {victims:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.running = false;
+        Ok(())
+    }
+
+    /// A plain copy of this (running) cluster: `pg_basebackup -X stream` into `dir` without
+    /// `-R` (no standby.signal, no primary_conninfo), configured to listen on `port`. Not
+    /// started; add a `restore_command` and `recovery.signal` to replay archived WAL.
+    pub fn plain_backup(&self, dir: &Path, port: u16) -> io::Result<Cluster> {
+        let _ = fs::remove_dir_all(dir);
+        let socket_dir = dir.with_extension("sock");
+        let _ = fs::remove_dir_all(&socket_dir);
+        fs::create_dir_all(&socket_dir)?;
+        chown_postgres(&socket_dir)?;
+        if let Some(parent) = dir.parent() {
+            fs::create_dir_all(parent)?;
+            chown_postgres(parent)?;
+        }
+        let dest = dir.to_string_lossy().to_string();
+        let host = self.socket_dir.to_string_lossy().to_string();
+        let p = self.port.to_string();
+        run_as_postgres(
+            &self.bindir.join("pg_basebackup"),
+            &[
+                "-h",
+                &host,
+                "-p",
+                &p,
+                "-U",
+                "postgres",
+                "-D",
+                &dest,
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+            ],
+        )?;
+        let mut conf = fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("postgresql.conf"))?;
+        writeln!(conf, "port = {port}")?;
+        writeln!(conf, "unix_socket_directories = '{}'", socket_dir.display())?;
+        Ok(Cluster {
+            data_dir: dir.to_path_buf(),
+            socket_dir,
+            port,
+            bindir: self.bindir.clone(),
+            running: false,
+        })
+    }
+}
+
+/// The pids whose parent is `parent` (from /proc/*/stat).
+fn child_pids(parent: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if proc_stat(pid).is_some_and(|(_, ppid)| ppid == parent) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// State and parent pid of `pid` from /proc/<pid>/stat ("pid (comm) state ppid ...").
+fn proc_stat(pid: i32) -> Option<(char, i32)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// Whether `pid` exists and is not a zombie (an orphan's zombie lingers if nobody reaps it).
+fn process_alive(pid: i32) -> bool {
+    proc_stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
 }
 
 impl Drop for Cluster {
