@@ -100,6 +100,11 @@ fi
 step multiprocess cargo test --release -q -p vecx-bench --test multiprocess -- --test-threads 1 || true
 count_cargo "$LOG_DIR/multiprocess.log"
 
+# Reliability (issue #6), both access methods: damaged index pages on disk are reported as
+# XX002 and REINDEX repairs them.
+step corruption cargo test --release -q -p vecx-bench --test corruption -- --test-threads 1 --nocapture || true
+count_cargo "$LOG_DIR/corruption.log"
+
 # Acceptance on the real datasets in ../shared/datasets (skipped, with the reason, when absent):
 # recall@10 at ef_search = 80 against the shipped exact ground truth, and filtered queries with
 # the index forced (mnist10k's digit labels, about 10%; generated 1% and 0.1% filters).
