@@ -105,6 +105,12 @@ count_cargo "$LOG_DIR/multiprocess.log"
 step corruption cargo test --release -q -p vecx-bench --test corruption -- --test-threads 1 --nocapture || true
 count_cargo "$LOG_DIR/corruption.log"
 
+# Hostile input (issue #6): ~14,500 random, mutated and hand-picked inputs (text, binary COPY,
+# typmods, reloptions, GUCs, functions, aggregates, index scans), each a success or a clean
+# ERROR with the expected SQLSTATE; never XX000, never a crash.
+step hostile cargo test --release -q -p vecx-bench --test hostile -- --test-threads 1 --nocapture || true
+count_cargo "$LOG_DIR/hostile.log"
+
 # Acceptance on the real datasets in ../shared/datasets (skipped, with the reason, when absent):
 # recall@10 at ef_search = 80 against the shipped exact ground truth, and filtered queries with
 # the index forced (mnist10k's digit labels, about 10%; generated 1% and 0.1% filters).

@@ -133,9 +133,13 @@ impl_sql_translatable!(VecxArg<'_>, "vecx");
 pub struct VecxOut(*mut pg_sys::varlena);
 
 impl VecxOut {
-    /// Copies `values` into a new varlena. The caller has checked the dimension count.
+    /// Copies `values` into a new varlena. Callers check the dimension count with a precise
+    /// message; this is the last line of defence (a count that would not fit the header's i16
+    /// is an ERROR, never a wrapped, corrupt value).
     pub fn new(values: &[f32]) -> VecxOut {
-        debug_assert!(!values.is_empty() && values.len() <= vecx_core::MAX_DIM);
+        if let Err(e) = vecx_core::error::check_dims(values.len()) {
+            crate::error::raise(e);
+        }
         let size = varlena_size(values.len());
         // SAFETY: palloc0 returns `size` zeroed bytes, MAXALIGNed, or raises an ERROR.
         unsafe {

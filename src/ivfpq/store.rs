@@ -225,13 +225,9 @@ pub fn quantizer(index: pg_sys::Relation, meta: &Meta, blocks: &Blocks) -> Optio
         );
     }
     let q = match Quantizer::from_bytes(&bytes) {
-        Ok(q)
-            if q.dims == meta.dims as usize
-                && q.lists == meta.lists as usize
-                && q.pq.m == meta.pq_m as usize =>
-        {
-            q
-        }
+        // Dimensions, lists, sub-quantizers and bits per code all as the meta page says: a
+        // quantizer with other bits would score codes past the end of its ADC table.
+        Ok(q) if q.fits(meta) => q,
         Ok(_) => corrupted(index, "Quantizer does not match the meta page."),
         Err(e) => corrupted(index, format!("Quantizer: {e}.")),
     };

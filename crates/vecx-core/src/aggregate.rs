@@ -4,7 +4,7 @@
 //! average accurate over millions of rows; the state is a plain array, so partial states from
 //! parallel workers combine by adding them ([`combine`]) with no serialisation functions.
 //! An empty state (`[0]`, the initial condition) stands for "no rows yet".
-use crate::error::{check_finite, VecxError};
+use crate::error::{check_dims, check_finite, VecxError};
 
 /// Adds one vector to the state (the state function).
 pub fn accumulate(state: &mut Vec<f64>, v: &[f32]) -> Result<(), VecxError> {
@@ -44,6 +44,9 @@ fn finish(state: &[f64], divide: bool) -> Result<Option<Vec<f32>>, VecxError> {
         Some(c) if *c > 0.0 && state.len() > 1 => *c,
         _ => return Ok(None),
     };
+    // The final functions are callable from SQL with any float8[], so the state may hold more
+    // sums than a vecx can have dimensions: an error (54000), never an oversized value.
+    check_dims(state.len() - 1)?;
     let values: Vec<f32> = state[1..]
         .iter()
         .map(|s| {
@@ -99,6 +102,21 @@ mod tests {
         assert_eq!(combine(&a, &b).unwrap(), all);
         assert_eq!(combine(&[0.0], &b).unwrap(), b);
         assert_eq!(combine(&a, &[0.0]).unwrap(), a);
+    }
+
+    #[test]
+    fn oversized_states_are_refused() {
+        let mut state = vec![1.0; crate::MAX_DIM + 2];
+        assert_eq!(
+            sum(&state).unwrap_err().kind,
+            ErrorKind::ProgramLimitExceeded
+        );
+        assert_eq!(
+            average(&state).unwrap_err().kind,
+            ErrorKind::ProgramLimitExceeded
+        );
+        state.truncate(crate::MAX_DIM + 1);
+        assert_eq!(sum(&state).unwrap().map(|v| v.len()), Some(crate::MAX_DIM));
     }
 
     #[test]

@@ -107,6 +107,11 @@ impl Meta {
         if m.pq_bits != 4 && m.pq_bits != 8 {
             return err(format!("pq_bits {} is not 4 or 8", m.pq_bits));
         }
+        // Anything but 0 would be read as "trained" by code_len() and the scans, without the
+        // pq_m check below.
+        if m.trained > 1 {
+            return err(format!("trained flag {} is not 0 or 1", m.trained));
+        }
         if m.trained == 1 && (m.pq_m == 0 || m.pq_m > m.dims.max(1)) {
             return err(format!("pq_m {} for {} dimensions", m.pq_m, m.dims));
         }
@@ -265,5 +270,225 @@ impl Quantizer {
             return err("quantizer sizes are inconsistent");
         }
         Ok(q)
+    }
+
+    /// Whether this quantizer is the one `meta` describes: same dimensions, lists, number of
+    /// sub-quantizers and bits per code. Codes are `meta.code_len()` bytes and are scored with
+    /// this quantizer's `m` and `bits`, so a mismatch (a damaged page) would index past the ADC
+    /// table; the loader must call this before using a decoded quantizer.
+    pub fn fits(&self, meta: &Meta) -> bool {
+        meta.trained == 1
+            && self.dims == meta.dims as usize
+            && self.lists == meta.lists as usize
+            && self.pq.m == meta.pq_m as usize
+            && u32::from(self.pq.bits) == meta.pq_bits
+    }
+}
+
+/// Page-decoder fuzzers: random and mutated bytes through every decoder of this module. Each
+/// decoder must return an error or a value that satisfies its invariants, never panic; and a
+/// quantizer that decodes and [`Quantizer::fits`] its meta page must be usable by everything a
+/// scan and an insert do with it (list ranking, ADC tables and scores, encoding).
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::ivfpq::search::{Kind, QueryScorer};
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    /// Cases per property: random bytes rarely decode, so the byte-level fuzzers run more.
+    const CASES: u32 = 2000;
+
+    fn meta_invariants(m: &Meta, bytes: &[u8]) {
+        assert!(m.lists > 0 && m.dir_pages > 0);
+        assert!(m.pq_bits == 4 || m.pq_bits == 8);
+        assert!(m.trained <= 1);
+        if m.trained == 1 {
+            assert!(m.pq_m >= 1 && m.pq_m <= m.dims.max(1));
+        }
+        // Every field came from the bytes: encoding it again reproduces them.
+        assert_eq!(&m.encode()[..56], &bytes[..56]);
+        assert!(m.entry_len() >= TID_LEN);
+    }
+
+    /// A valid quantizer from plain parameters (no training: the fuzzers need the format, not
+    /// good codebooks).
+    fn quantizer(dims: usize, m: usize, bits: u8, lists: usize, seed: u64) -> Quantizer {
+        let mut rng = crate::rng::Rng::new(seed);
+        let mut floats = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.gaussian() as f32).collect() };
+        let ksub = 1usize << bits;
+        Quantizer {
+            dims,
+            lists,
+            centroids: floats(lists * dims),
+            pq: crate::ivfpq::pq::ProductQuantizer {
+                dims,
+                m,
+                bits,
+                bounds: crate::ivfpq::pq::split(dims, m),
+                codebooks: floats(ksub * dims),
+                transposed: OnceLock::new(),
+            },
+        }
+    }
+
+    fn meta_for(q: &Quantizer) -> Meta {
+        Meta {
+            dims: q.dims as u32,
+            metric: 0,
+            lists: q.lists as u32,
+            pq_m: q.pq.m as u32,
+            pq_bits: u32::from(q.pq.bits),
+            trained: 1,
+            quantizer_first: 1,
+            quantizer_pages: 1,
+            quantizer_len: 0,
+            dir_first: 2,
+            dir_pages: 1,
+            build_id: 1,
+        }
+    }
+
+    /// Everything a scan and an insert do with a quantizer, on codes of the meta page's length.
+    fn exercise(q: &Quantizer, meta: &Meta, seed: u64) {
+        let mut rng = crate::rng::Rng::new(seed);
+        let x: Vec<f32> = (0..q.dims).map(|_| rng.gaussian() as f32).collect();
+        let code: Vec<u8> = (0..meta.code_len()).map(|_| rng.next_u64() as u8).collect();
+        for (kind, normalize) in [(Kind::L2, false), (Kind::Dot, false), (Kind::Dot, true)] {
+            let mut scorer = QueryScorer::new(kind, normalize, &x, q);
+            let order = scorer.rank_lists(q);
+            assert_eq!(order.len(), q.lists);
+            for l in order {
+                scorer.enter_list(q, l);
+                let _ = scorer.score(q, &code);
+            }
+        }
+        let mut out = vec![0u8; meta.code_len()];
+        let list = crate::ivfpq::train::encode(q, &x, &mut out);
+        assert!((list as usize) < q.lists);
+        assert_eq!(q.pq.decode(&out).len(), q.dims);
+    }
+
+    /// Why the loader must check `pq_bits` too: 8-bit codes scored by a 4-bit quantizer (or
+    /// the reverse) read past the ADC table or the code.
+    #[test]
+    fn quantizer_with_other_bits_does_not_fit() {
+        for (bits, other) in [(4u8, 8u32), (8, 4)] {
+            let q = quantizer(8, 8, bits, 2, 3);
+            let mut meta = meta_for(&q);
+            assert!(q.fits(&meta));
+            meta.pq_bits = other;
+            assert!(!q.fits(&meta));
+            let used = std::panic::catch_unwind(|| exercise(&q, &meta, 3));
+            assert!(used.is_err(), "{bits}-bit quantizer with {other}-bit codes");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+        /// Meta page, directory entry, list contents and TIDs from random bytes.
+        #[test]
+        fn decoders_never_panic(
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+            entry_len in 0usize..64,
+            dead_mask in any::<u64>(),
+        ) {
+            if let Ok(m) = Meta::decode(&bytes) {
+                meta_invariants(&m, &bytes);
+            }
+            match DirEntry::decode(&bytes) {
+                Ok(d) => {
+                    let mut again = [0u8; DIR_ENTRY_LEN];
+                    d.encode(&mut again);
+                    prop_assert_eq!(&again[..], &bytes[..DIR_ENTRY_LEN]);
+                }
+                Err(_) => prop_assert!(bytes.len() < DIR_ENTRY_LEN),
+            }
+            if let Ok(n) = check_list_contents(bytes.len(), entry_len) {
+                prop_assert_eq!(n * entry_len, bytes.len());
+            }
+            if bytes.len() >= TID_LEN {
+                let t = decode_tid(&bytes);
+                let mut again = [0u8; TID_LEN];
+                encode_tid(t, &mut again);
+                prop_assert_eq!(&again[..], &bytes[..TID_LEN]);
+            }
+            // Compaction works on whole entries of at least a TID; whatever it keeps is whole.
+            let entry_len = entry_len.max(TID_LEN);
+            let mut page = bytes.clone();
+            let kept = compact_entries(&mut page, entry_len, |i, _| dead_mask >> (i % 64) & 1 == 1);
+            prop_assert!(kept <= bytes.len() && kept % entry_len == 0);
+        }
+
+        /// A valid meta page with bytes overwritten: an error, or a meta page that holds.
+        #[test]
+        fn mutated_meta_pages(
+            dims in 1u32..20_000, pq_m in 1u32..64, bits in prop::sample::select(vec![4u32, 8]),
+            edits in prop::collection::vec((0usize..META_LEN, any::<u8>()), 1..6),
+        ) {
+            let m = Meta { dims, metric: 2, lists: 7, pq_m: pq_m.min(dims), pq_bits: bits, trained: 1,
+                quantizer_first: 1, quantizer_pages: 3, quantizer_len: 20_000, dir_first: 4,
+                dir_pages: 1, build_id: 9 };
+            let mut b = m.encode();
+            prop_assert_eq!(Meta::decode(&b), Ok(m));
+            for (at, v) in edits {
+                b[at] = v;
+            }
+            if let Ok(m) = Meta::decode(&b) {
+                meta_invariants(&m, &b);
+            }
+        }
+
+        /// Random bytes as a quantizer.
+        #[test]
+        fn random_quantizer_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            if let Ok(q) = Quantizer::from_bytes(&bytes) {
+                let meta = meta_for(&q);
+                exercise(&q, &meta, 1);
+            }
+        }
+
+        /// A valid quantizer, overwritten, truncated or extended: an error, or a quantizer
+        /// that is usable with codes of its meta page's length. A meta page describing another
+        /// quantizer (damage on either side) is refused by `fits`.
+        #[test]
+        fn mutated_quantizers(
+            dims in 1usize..12, m_seed in any::<usize>(), bits in prop::sample::select(vec![4u8, 8]),
+            lists in 1usize..5, seed in any::<u64>(),
+            edits in prop::collection::vec((any::<usize>(), any::<u8>()), 0..5),
+            cut in prop::option::of(any::<usize>()),
+            tail in prop::collection::vec(any::<u8>(), 0..3),
+            other_bits in any::<bool>(),
+        ) {
+            let m = 1 + m_seed % dims;
+            let q = quantizer(dims, m, bits, lists, seed);
+            let meta = meta_for(&q);
+            let mut b = q.to_bytes();
+            prop_assert_eq!(Quantizer::from_bytes(&b), Ok(q.clone()));
+            exercise(&q, &meta, seed);
+            for (at, v) in &edits {
+                let at = at % b.len();
+                b[at] = *v;
+            }
+            if let Some(c) = cut {
+                b.truncate(c % (b.len() + 1));
+            }
+            b.extend_from_slice(&tail);
+            if let Ok(d) = Quantizer::from_bytes(&b) {
+                // The meta page the loader compares it with: the original's, or one whose
+                // pq_bits was damaged.
+                let mut meta = meta;
+                if other_bits {
+                    meta.pq_bits = if meta.pq_bits == 4 { 8 } else { 4 };
+                }
+                if d.fits(&meta) {
+                    exercise(&d, &meta, seed);
+                } else {
+                    prop_assert!(d.dims != q.dims || d.lists != q.lists || d.pq.m != q.pq.m
+                        || u32::from(d.pq.bits) != meta.pq_bits);
+                }
+            }
+        }
     }
 }
