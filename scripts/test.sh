@@ -6,7 +6,8 @@
 #   3. cargo pgrx test pg15          (#[pg_test]s inside a throwaway PostgreSQL);
 #   4. pg_regress on tests/regress   (SQL files with expected output, on a throwaway cluster);
 #   5. a benchmark-harness run on generated data (exact engine recall 1; vecx_hnsw floors);
-#   6. multi-process tests (concurrency, vacuum cycles, streaming standby, crash recovery);
+#   6. multi-process tests (concurrency, vacuum cycles, streaming standby, crash recovery) and
+#      the reliability suites (corruption, hostile input, replication/crash/backup, soak);
 #   7. vecx_hnsw acceptance on ../shared/datasets when present (recall and filter floors).
 #
 # Ends with one line "vecx tests: N passed, M failed" and exits non-zero on any failure.
@@ -110,6 +111,17 @@ count_cargo "$LOG_DIR/corruption.log"
 # ERROR with the expected SQLSTATE; never XX000, never a crash.
 step hostile cargo test --release -q -p vecx-bench --test hostile -- --test-threads 1 --nocapture || true
 count_cargo "$LOG_DIR/hostile.log"
+
+# Replication (concurrent writes, standby equality, promotion), kill -9 crash recovery during
+# inserts, CREATE INDEX and VACUUM, base backup + WAL archive replay, 1MB maintenance_work_mem
+# builds and a cancelled vecx_ivfpq build (issue #6, both access methods; about 5 minutes).
+step reliability cargo test --release -q -p vecx-bench --test reliability -- --test-threads 1 --nocapture || true
+count_cargo "$LOG_DIR/reliability.log"
+
+# Concurrency soak: 8 clients x 30 s per access method mixing INSERT/UPDATE/DELETE, plain and
+# filtered searches, transactions and VACUUM (VECX_SOAK_SECS / VECX_SOAK_CLIENTS run it longer).
+step soak cargo test --release -q -p vecx-bench --test soak -- --test-threads 1 --nocapture || true
+count_cargo "$LOG_DIR/soak.log"
 
 # Acceptance on the real datasets in ../shared/datasets (skipped, with the reason, when absent):
 # recall@10 at ef_search = 80 against the shipped exact ground truth, and filtered queries with

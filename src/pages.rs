@@ -197,6 +197,25 @@ pub fn init_page(page: pg_sys::Page, page_type: u16) {
     }
 }
 
+/// Whether `page` was never initialised (all zeros). Extending a relation writes a zeroed block
+/// before the WAL record that initialises it, so a crash in between leaves such a block at the
+/// end of the index for good (WAL replay does not remove it). Walks over every block must skip
+/// it, as PostgreSQL's own index access methods do; nothing points into it.
+pub fn is_new(page: pg_sys::Page) -> bool {
+    // SAFETY: the header of a page pinned by the caller.
+    unsafe { pg_sys::PageIsNew(page) }
+}
+
+/// The opaque area of `page` for a walk over every block: `None` for a never-initialised block
+/// (see [`is_new`]), otherwise checked as [`opaque`] does.
+pub fn opaque_or_new(index: pg_sys::Relation, page: pg_sys::Page, blkno: u32) -> Option<Opaque> {
+    if is_new(page) {
+        None
+    } else {
+        Some(opaque(index, page, blkno))
+    }
+}
+
 /// The opaque area of `page`, checked to be a vecx page.
 pub fn opaque(index: pg_sys::Relation, page: pg_sys::Page, blkno: u32) -> Opaque {
     // SAFETY: a page read through the buffer manager has a valid header; the special size is

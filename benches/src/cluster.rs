@@ -335,6 +335,13 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // Until its zombie is reaped (by init, after the reparenting), the old postmaster's pid
+        // still answers kill(pid, 0) and a new postmaster refuses to start ("lock file
+        // postmaster.pid already exists"): wait for that too, as long as it takes init.
+        // SAFETY: signal 0 only checks whether the process exists.
+        while unsafe { libc::kill(pid, 0) } == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.running = false;
         Ok(())
     }

@@ -21,7 +21,9 @@ fn census(g: &PageGraph) -> Census {
     for blk in 1..nblocks {
         pgrx::check_for_interrupts!();
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
-        if pages::opaque(index, buf.page(), blk).page_type != pages::PAGE_ELEMENTS {
+        if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
+            != Some(pages::PAGE_ELEMENTS)
+        {
             continue;
         }
         for off in 1..=pages::max_offset(buf.page()) {

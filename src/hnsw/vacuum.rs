@@ -12,11 +12,11 @@
 //!    rebuilt: its live neighbours plus the live neighbours of the deleted ones, narrowed by the
 //!    diversity heuristic, so the graph stays connected and recall stays high. If the entry point
 //!    was deleted, the live element with the highest level replaces it.
-//! 4. **Free**: after waiting out scans once more (a scan started during the repair may have
-//!    read an old list), deleted elements, their neighbour tuples and vector pages are removed
-//!    (line pointers stay, so other TIDs do not move) and the pages' free space goes into the
-//!    free space map, where inserts find it: delete/reinsert cycles reuse space instead of growing
-//!    the index.
+//! 4. **Free**: after waiting out inserts and scans once more (one started during the repair may
+//!    have read an old list or the old entry point), deleted elements, their neighbour tuples
+//!    and vector pages are removed (line pointers stay, so other TIDs do not move) and the
+//!    pages' free space goes into the free space map, where inserts find it: delete/reinsert
+//!    cycles reuse space instead of growing the index.
 use std::collections::{HashMap, HashSet};
 
 use pgrx::pg_sys;
@@ -61,6 +61,19 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         // SAFETY: vacuum_delay_point honours vacuum_cost_delay and checks for interrupts.
         unsafe { pg_sys::vacuum_delay_point() };
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        if pages::is_new(buf.page()) {
+            // Left by a crash between extending the index and logging the page: make it an
+            // empty element page and offer it to inserts (as btree vacuum recycles new pages).
+            let mut wal = Wal::start(index);
+            let page = wal.register(&buf, true);
+            pages::init_page(page, pages::PAGE_ELEMENTS);
+            let free = pages::free_space(page);
+            wal.finish();
+            drop(buf);
+            // SAFETY: FSM update for an index page we just initialised.
+            unsafe { pg_sys::RecordPageWithFreeSpace(index, blk, free) };
+            continue;
+        }
         if pages::opaque(index, buf.page(), blk).page_type != pages::PAGE_ELEMENTS {
             continue;
         }
@@ -127,7 +140,11 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     repair(&g, &deleted);
     replace_entry(index, &deleted, top_live);
 
-    // Pass 4: free, once scans that read pre-repair lists are gone.
+    // Pass 4: free, once scans and inserts that read pre-repair lists (or the old entry point)
+    // are gone. An insert that started after pass 2 still walks through deleted elements (they
+    // route searches) until the repair has reached the lists it reads; freeing under it makes
+    // it fail with "No tuple at (b,o)", or follow a slot a newer insert has reused.
+    wait_for(index, UPDATE_LOCK);
     wait_for(index, SCAN_LOCK);
     free(&g, &deleted);
     stats
@@ -142,7 +159,9 @@ fn repair(g: &PageGraph, deleted: &HashSet<Tid>) {
         unsafe { pg_sys::vacuum_delay_point() };
         let ids: Vec<Tid> = {
             let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
-            if pages::opaque(index, buf.page(), blk).page_type != pages::PAGE_ELEMENTS {
+            if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
+                != Some(pages::PAGE_ELEMENTS)
+            {
                 continue;
             }
             (1..=pages::max_offset(buf.page()))
@@ -320,7 +339,9 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
             let mut live = 0.0;
             for blk in 1..pages::nblocks(index) {
                 let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
-                if pages::opaque(index, buf.page(), blk).page_type != pages::PAGE_ELEMENTS {
+                if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
+                    != Some(pages::PAGE_ELEMENTS)
+                {
                     continue;
                 }
                 for off in 1..=pages::max_offset(buf.page()) {

@@ -134,6 +134,39 @@ pub fn descend<G: GraphView>(
     cur
 }
 
+/// The upper layers searched `width` wide (Algorithm 5's first loop with `ef = width` instead
+/// of 1): an ordinary layer search on each level from `from_level` down to `to_level + 1`,
+/// every result seeding the next level. Returns the closest elements found on `to_level + 1`
+/// (sorted), to seed the search below. `width <= 1` is the greedy [`descend`].
+///
+/// Why wider than the paper: after heavy churn (rows updated, deleted and vacuumed for a long
+/// time) the layer-0 links between clusters, made when the first elements were inserted, can be
+/// gone, and vacuum's repair only finds local replacements. Layer 0 then falls apart into
+/// islands, one per cluster, some with no incoming edges; a greedy descent that ends one
+/// cluster off traps the layer-0 search there at any `ef`. A wider upper-layer search seeds
+/// layer 0 from every island the query is near.
+pub fn descend_wide<G: GraphView>(
+    g: &G,
+    query: &[f32],
+    entry: Scored<G::Id>,
+    from_level: usize,
+    to_level: usize,
+    width: usize,
+) -> Vec<Scored<G::Id>> {
+    if width <= 1 {
+        return vec![descend(g, query, entry, from_level, to_level)];
+    }
+    let mut near = vec![entry];
+    for level in (to_level + 1..=from_level).rev() {
+        let mut seen = HashSet::default();
+        let found = search_layer(g, query, &near, width, level, &mut seen);
+        if !found.is_empty() {
+            near = found;
+        }
+    }
+    near
+}
+
 /// Algorithm 5 (K-NN-SEARCH): descend to layer 1, search layer 0 with width `ef`, return the
 /// `k` closest (sorted).
 pub fn knn<G: GraphView>(

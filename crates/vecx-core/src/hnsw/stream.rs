@@ -20,7 +20,7 @@ use std::collections::BinaryHeap;
 
 use super::fxhash::FxHashSet as HashSet;
 
-use super::search::{descend, search_layer_state};
+use super::search::{descend_wide, search_layer_state};
 use super::{GraphView, Scored};
 
 /// What [`Stream::next`] produced.
@@ -42,8 +42,9 @@ pub struct Stream<I> {
 }
 
 impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
-    /// Starts a search for `query` from the entry point: greedy descent, then an `ef`-wide
-    /// search of layer 0 whose results and frontier seed the stream.
+    /// Starts a search for `query` from the entry point: an `ef / 8`-wide descent through the
+    /// upper layers, then an `ef`-wide search of layer 0 whose results and frontier seed the
+    /// stream.
     pub fn start<G: GraphView<Id = I>>(
         g: &G,
         query: &[f32],
@@ -55,9 +56,11 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
             dist: g.distance(query, entry),
             id: entry,
         };
-        let near = descend(g, query, start, entry_level, 0);
+        // The upper layers are searched an eighth as wide as layer 0 (see `descend_wide`: a greedy
+        // descent can end in the wrong island of a graph that churn has fragmented).
+        let near = descend_wide(g, query, start, entry_level, 0, (ef / 8).max(1));
         let mut visited = HashSet::default();
-        let layer = search_layer_state(g, query, &[near], ef, 0, &mut visited, true);
+        let layer = search_layer_state(g, query, &near, ef, 0, &mut visited, true);
         // Continue exactly where the window search stopped: everything it computed a distance
         // for is a result to yield (once), everything it did not expand is still a candidate.
         Stream {
