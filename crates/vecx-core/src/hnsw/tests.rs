@@ -290,3 +290,70 @@ fn cancel_stops_the_build() {
         "only the first element is inserted once cancelled"
     );
 }
+
+/// A hand-made graph of points on a line: `pos[id]`, and per level the adjacency lists.
+struct LineGraph {
+    pos: Vec<f32>,
+    levels: Vec<Vec<Vec<usize>>>,
+}
+
+impl GraphView for LineGraph {
+    type Id = usize;
+    fn distance(&self, query: &[f32], id: usize) -> f32 {
+        (query[0] - self.pos[id]).abs()
+    }
+    fn distance_between(&self, a: usize, b: usize) -> f32 {
+        (self.pos[a] - self.pos[b]).abs()
+    }
+    fn neighbors(&self, id: usize, level: usize) -> Vec<usize> {
+        self.levels[level].get(id).cloned().unwrap_or_default()
+    }
+}
+
+/// Layer 0 split into two islands with no edge between them (what long churn can leave), and
+/// a level-1 graph where the greedy descent ends in the wrong island: from the entry point E
+/// (x = 0) toward the query (x = 12.9) greedy moves to A1 (x = 10), a dead end, and never tries
+/// C1 (x = -5), the only way to B1 (x = 13). The layer-0 search seeded by A1 cannot leave island
+/// A at any width; the wider upper-layer search seeds it from both islands and finds b2.
+#[test]
+fn wide_descent_escapes_a_dead_end_island() {
+    // ids: 0 E(0), 1 A1(10), 2 C1(-5), 3 B1(13), 4 a2(11), 5 b2(12.9)
+    let g = LineGraph {
+        pos: vec![0.0, 10.0, -5.0, 13.0, 11.0, 12.9],
+        levels: vec![
+            // layer 0: island {E, C1, A1, a2} and island {B1, b2}
+            vec![vec![1, 2], vec![0, 4], vec![0], vec![5], vec![1], vec![3]],
+            // layer 1: E - A1, E - C1 - B1
+            vec![vec![1, 2], vec![0], vec![0, 3], vec![2], vec![], vec![]],
+        ],
+    };
+    let query = [12.9f32];
+    let entry = Scored {
+        dist: g.distance(&query, 0),
+        id: 0,
+    };
+    assert_eq!(
+        search::descend(&g, &query, entry, 1, 0).id,
+        1,
+        "greedy ends at A1"
+    );
+    let wide = search::descend_wide(&g, &query, entry, 1, 0, 3);
+    assert!(wide.iter().any(|s| s.id == 3), "{wide:?}");
+    // The stream (ef 24: upper layers 3 wide) yields b2 first.
+    let mut s = Stream::start(&g, &query, 0, 1, 24);
+    match s.next(&g, &query) {
+        Some(Next::InOrder(first)) => assert_eq!(first.id, 5),
+        other => panic!("{other:?}"),
+    }
+    // Greedy (width 1) would not have: the layer-0 search from A1 never reaches island B.
+    let mut visited = fxhash::FxHashSet::default();
+    let trapped = search::search_layer(
+        &g,
+        &query,
+        &[search::descend(&g, &query, entry, 1, 0)],
+        100,
+        0,
+        &mut visited,
+    );
+    assert!(trapped.iter().all(|s| s.id != 5));
+}
