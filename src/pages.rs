@@ -169,15 +169,14 @@ impl Drop for Buf {
 /// Re-raises an ERROR caught while reading block `blkno`: data corruption (XX001) becomes
 /// [`corrupted`] (XX002); anything else (cancel, I/O errors) continues unchanged.
 #[cold]
-fn damaged_block(
-    index: pg_sys::Relation,
-    blkno: u32,
-    payload: Box<dyn std::any::Any + Send>,
-) -> ! {
+fn damaged_block(index: pg_sys::Relation, blkno: u32, payload: Box<dyn std::any::Any + Send>) -> ! {
     use pgrx::pg_sys::panic::CaughtError;
     if let Some(CaughtError::PostgresError(e)) = payload.downcast_ref::<CaughtError>() {
         if e.sql_error_code() == PgSqlErrorCode::ERRCODE_DATA_CORRUPTED {
-            corrupted(index, format!("Block {blkno} could not be read: {}.", e.message()));
+            corrupted(
+                index,
+                format!("Block {blkno} could not be read: {}.", e.message()),
+            );
         }
     }
     std::panic::resume_unwind(payload)

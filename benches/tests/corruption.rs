@@ -208,7 +208,10 @@ fn damage_and_repair(
                     !every_search_fails,
                     "query {q} succeeded with block {blkno} damaged"
                 );
-                assert_eq!(ids, before[i], "query {q}: a different answer, not an error");
+                assert_eq!(
+                    ids, before[i],
+                    "query {q}: a different answer, not an error"
+                );
                 round.unaffected += 1;
             }
             Err(e) => {
@@ -250,8 +253,7 @@ fn random_damage(am: Am, name: &str, port: u16) {
         };
         let n = 1 + (rng.next_u64() % 8) as usize;
         let mut flip_rng = Rng::new(rng.next_u64());
-        let before_now: Vec<Vec<i32>> =
-            query_ids().map(|q| search(&mut db, q).unwrap()).collect();
+        let before_now: Vec<Vec<i32>> = query_ids().map(|q| search(&mut db, q).unwrap()).collect();
         if round == 0 {
             assert_eq!(before_now, before);
         }
