@@ -116,7 +116,7 @@ impl MemGraph {
         // own lists exist: a concurrent search entering it would find an empty layer-0 list and
         // link its element to almost nothing.
         let chosen_per_level =
-            neighbors_for_insert(self, q, qv, level, ep, top, &self.params, |_| true);
+            neighbors_for_insert(self, q, qv, level, ep, top, &self.params, 1, |_| true);
         for (lc, chosen) in &chosen_per_level {
             *self.neighbors[q as usize][*lc]
                 .write()

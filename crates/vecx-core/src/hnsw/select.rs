@@ -6,7 +6,7 @@
 //! new direction. With `keepPrunedConnections`, discarded candidates fill any remaining slots
 //! (closest first), so elements never end up with needlessly few edges.
 use super::fxhash::FxHashSet;
-use super::search::{descend, search_layer};
+use super::search::{descend_wide, search_layer};
 use super::{GraphView, Params, Scored};
 
 /// Chooses at most `m` neighbours among `candidates` (distances to the base element), by the
@@ -49,7 +49,10 @@ pub fn select_neighbors<G: GraphView>(
 /// entry point `entry` (at level `top`), chosen by the heuristic. `eligible` says whether a found
 /// element may be chosen (deleted elements still route the search but are never chosen).
 /// Returns `(level, chosen)` pairs, top level first. Both the in-memory build and the on-page
-/// insert call this and differ only in how they write the result.
+/// insert call this and differ only in how they write the result, and in `descent_width`: the
+/// levels above the element's own are searched that wide (1 = the paper's greedy descent, right
+/// for a fresh build; inserts into a graph that churn may have fragmented search wider, see
+/// [`super::search::descend_wide`]).
 #[allow(clippy::too_many_arguments)]
 pub fn neighbors_for_insert<G: GraphView>(
     g: &G,
@@ -59,16 +62,18 @@ pub fn neighbors_for_insert<G: GraphView>(
     entry: G::Id,
     top: usize,
     params: &Params,
+    descent_width: usize,
     eligible: impl Fn(G::Id) -> bool,
 ) -> Vec<(usize, Vec<Scored<G::Id>>)> {
-    let mut cur = Scored {
+    let cur = Scored {
         dist: g.distance(qv, entry),
         id: entry,
     };
-    if top > level {
-        cur = descend(g, qv, cur, top, level);
-    }
-    let mut eps = vec![cur];
+    let mut eps = if top > level {
+        descend_wide(g, qv, cur, top, level, descent_width)
+    } else {
+        vec![cur]
+    };
     let mut out = Vec::new();
     for lc in (0..=level.min(top)).rev() {
         let mut visited = FxHashSet::default();
