@@ -393,14 +393,20 @@ fn self_found(db: &mut Client, am: Am, table: &str, index: &str, filter: &str) -
     }
 }
 
-/// At least 99.8% of the rows find themselves first at a wide search (completeness) and 99%
+/// At least 99.8% of the rows (all but one in small samples) find themselves first at a wide
+/// search (completeness) and 99%
 /// at the defaults. Rows that are not even in their own top 10 at the wide search are listed in
 /// the message: they are in the index (callers check that a scan run to its end returns every
 /// row) but the graph search does not reach them.
 fn assert_self_found(s: &SelfFound, label: &str) {
     assert!(s.total > 0, "{label}: no rows");
+    // 0.2% but at least one row: a fresh HNSW build can leave an element or two of 10,000
+    // without a path to them (inherent to the algorithm, crash or not); on a sample of 200 rows
+    // a plain 99.8% floor would tolerate none. A row lost by recovery is caught anyway: the
+    // callers check that a scan run to its end returns every row of the table.
+    let allowed = ((0.002 * s.total as f64).ceil() as usize).max(1);
     assert!(
-        s.first_wide as f64 >= 0.998 * s.total as f64,
+        s.first_wide + allowed >= s.total,
         "{label}: wide search: {}/{} rows find themselves first; not in their own top 10: {:?}",
         s.first_wide,
         s.total,
@@ -724,9 +730,10 @@ fn committed_inserter(
             return;
         }
         {
+            // Remove exactly this batch: the sessions share `maybe`, so its tail may be another
+            // session's batch, still in flight.
             let mut o = out.lock().unwrap();
-            let keep = o.maybe.len() - ids.len();
-            o.maybe.truncate(keep);
+            o.maybe.retain(|id| !ids.contains(id));
             o.committed.extend(&ids);
         }
         // Paced, so the table grows by at most a few thousand rows before the kill.
