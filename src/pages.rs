@@ -242,11 +242,9 @@ pub fn verify_all(index: pg_sys::Relation) {
     for blkno in 0..nblocks(index) {
         pgrx::check_for_interrupts!();
         let buf = Buf::read(index, blkno, pg_sys::BUFFER_LOCK_SHARE);
-        // SAFETY: the buffer is pinned and share-locked.
-        if unsafe { pg_sys::PageIsNew(buf.page()) } {
+        let Some(o) = opaque_or_new(index, buf.page(), blkno) else {
             continue;
-        }
-        let o = opaque(index, buf.page(), blkno);
+        };
         if !(PAGE_META..=PAGE_IVF_LIST).contains(&o.page_type) {
             corrupted(
                 index,

@@ -247,6 +247,17 @@ impl Cluster {
     /// A streaming standby of this (running) cluster: `pg_basebackup -R` into `dir`, configured
     /// to listen on `port`. Not started.
     pub fn base_backup(&self, dir: &Path, port: u16) -> io::Result<Cluster> {
+        self.backup(dir, port, true)
+    }
+
+    /// A plain copy of this (running) cluster: `pg_basebackup -X stream` into `dir` without
+    /// `-R` (no standby.signal, no primary_conninfo), configured to listen on `port`. Not
+    /// started; add a `restore_command` and `recovery.signal` to replay archived WAL.
+    pub fn plain_backup(&self, dir: &Path, port: u16) -> io::Result<Cluster> {
+        self.backup(dir, port, false)
+    }
+
+    fn backup(&self, dir: &Path, port: u16, standby: bool) -> io::Result<Cluster> {
         let _ = fs::remove_dir_all(dir);
         let socket_dir = dir.with_extension("sock");
         let _ = fs::remove_dir_all(&socket_dir);
@@ -259,23 +270,23 @@ impl Cluster {
         let dest = dir.to_string_lossy().to_string();
         let host = self.socket_dir.to_string_lossy().to_string();
         let p = self.port.to_string();
-        run_as_postgres(
-            &self.bindir.join("pg_basebackup"),
-            &[
-                "-h",
-                &host,
-                "-p",
-                &p,
-                "-U",
-                "postgres",
-                "-D",
-                &dest,
-                "-R",
-                "-X",
-                "stream",
-                "--checkpoint=fast",
-            ],
-        )?;
+        let mut args = vec![
+            "-h",
+            &host,
+            "-p",
+            &p,
+            "-U",
+            "postgres",
+            "-D",
+            &dest,
+            "-X",
+            "stream",
+            "--checkpoint=fast",
+        ];
+        if standby {
+            args.push("-R");
+        }
+        run_as_postgres(&self.bindir.join("pg_basebackup"), &args)?;
         let mut conf = fs::OpenOptions::new()
             .append(true)
             .open(dir.join("postgresql.conf"))?;
@@ -344,52 +355,6 @@ impl Cluster {
         }
         self.running = false;
         Ok(())
-    }
-
-    /// A plain copy of this (running) cluster: `pg_basebackup -X stream` into `dir` without
-    /// `-R` (no standby.signal, no primary_conninfo), configured to listen on `port`. Not
-    /// started; add a `restore_command` and `recovery.signal` to replay archived WAL.
-    pub fn plain_backup(&self, dir: &Path, port: u16) -> io::Result<Cluster> {
-        let _ = fs::remove_dir_all(dir);
-        let socket_dir = dir.with_extension("sock");
-        let _ = fs::remove_dir_all(&socket_dir);
-        fs::create_dir_all(&socket_dir)?;
-        chown_postgres(&socket_dir)?;
-        if let Some(parent) = dir.parent() {
-            fs::create_dir_all(parent)?;
-            chown_postgres(parent)?;
-        }
-        let dest = dir.to_string_lossy().to_string();
-        let host = self.socket_dir.to_string_lossy().to_string();
-        let p = self.port.to_string();
-        run_as_postgres(
-            &self.bindir.join("pg_basebackup"),
-            &[
-                "-h",
-                &host,
-                "-p",
-                &p,
-                "-U",
-                "postgres",
-                "-D",
-                &dest,
-                "-X",
-                "stream",
-                "--checkpoint=fast",
-            ],
-        )?;
-        let mut conf = fs::OpenOptions::new()
-            .append(true)
-            .open(dir.join("postgresql.conf"))?;
-        writeln!(conf, "port = {port}")?;
-        writeln!(conf, "unix_socket_directories = '{}'", socket_dir.display())?;
-        Ok(Cluster {
-            data_dir: dir.to_path_buf(),
-            socket_dir,
-            port,
-            bindir: self.bindir.clone(),
-            running: false,
-        })
     }
 }
 
