@@ -70,6 +70,13 @@ pub fn dist2_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) {
     dispatch!(dist2_many(x, t, k, acc))
 }
 
+/// The closest (squared L2, first on ties) of `k` short vectors stored dimension-major in `t`;
+/// `acc` is scratch of at least `k` floats.
+pub fn nearest_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) -> usize {
+    assert!(t.len() >= x.len() * k && acc.len() >= k && k > 0);
+    dispatch!(nearest_many(x, t, k, acc))
+}
+
 // Our own kernels are plain Rust loops over fixed-width lane arrays, written so LLVM turns each
 // lane array into vector registers. They are compiled twice: for the baseline target (SSE2 on
 // x86-64) and with AVX2+FMA enabled; `dispatch!` picks one at run time, as simsimd picks its
@@ -128,6 +135,30 @@ macro_rules! kernels {
                     *a += diff * diff;
                 }
             }
+        }
+
+        /// The first `j < k` with the smallest `acc[j]` after [`dist2_many`]: the closest of
+        /// `k` short vectors. The minimum is found lane-wise (vectorised compares), then its
+        /// first position; NaN distances are never chosen unless all are NaN (then 0).
+        $(#[$attr])?
+        #[inline]
+        pub fn nearest_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) -> usize {
+            dist2_many(x, t, k, acc);
+            let acc = &acc[..k];
+            let (chunks, tail) = acc.as_chunks::<LANES>();
+            let mut m = [f32::INFINITY; LANES];
+            for c in chunks {
+                for i in 0..LANES {
+                    m[i] = if c[i] < m[i] { c[i] } else { m[i] };
+                }
+            }
+            let mut best = f32::INFINITY;
+            for v in m.iter().chain(tail) {
+                if *v < best {
+                    best = *v;
+                }
+            }
+            acc.iter().position(|a| *a == best).unwrap_or(0)
         }
 
         #[inline]

@@ -207,21 +207,22 @@ impl KMeans {
                 }
             }
         }
-        // Empty clusters take a random point of the largest cluster, slightly perturbed.
-        for c in 0..k {
-            if counts[c] == 0 {
-                let largest = (0..k).max_by_key(|&j| counts[j]).unwrap_or(0);
-                let members: Vec<usize> = (0..self.n())
-                    .filter(|&i| self.assign[i] as usize == largest)
-                    .collect();
-                if members.len() > 1 {
+        // Empty clusters take random points of the largest cluster, slightly perturbed. The
+        // members are listed once per iteration: sub-spaces where most points coincide (MNIST's
+        // blank border pixels) leave most of 256 clusters empty every iteration.
+        let empty: Vec<usize> = (0..k).filter(|&c| counts[c] == 0).collect();
+        if !empty.is_empty() {
+            let largest = (0..k).max_by_key(|&j| counts[j]).unwrap_or(0);
+            let members: Vec<usize> = (0..self.n())
+                .filter(|&i| self.assign[i] as usize == largest)
+                .collect();
+            if members.len() > 1 {
+                for c in empty {
                     let p = members[(self.rng.next_u64() % members.len() as u64) as usize];
                     for j in 0..dim {
                         let x = self.data[p * dim + j];
                         self.centroids[c * dim + j] = x + (x.abs() + 1e-6) * 1e-4;
                     }
-                    counts[largest] -= 1;
-                    counts[c] = 1;
                 }
             }
         }
@@ -304,12 +305,5 @@ pub fn transpose(centroids: &[f32], dim: usize) -> Vec<f32> {
 /// compiler vectorises (the shape of PQ sub-spaces: a few dimensions, 16 or 256 centroids).
 #[inline]
 pub fn nearest_transposed(t: &[f32], k: usize, x: &[f32], acc: &mut [f32]) -> usize {
-    crate::distance::simd::dist2_many(x, t, k, acc);
-    let mut best = 0;
-    for j in 1..k {
-        if acc[j] < acc[best] {
-            best = j;
-        }
-    }
-    best
+    crate::distance::simd::nearest_many(x, t, k, acc)
 }
