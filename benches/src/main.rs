@@ -66,7 +66,8 @@ struct Args {
     /// Comma-separated filters: label, 1%, 0.1% ("none" for no filtered runs)
     #[arg(long, default_value = "label,1%,0.1%")]
     filters: String,
-    /// Only these sweep values (e.g. 40 for ef_search 40); default: the engine's full sweep
+    /// Run these values of the engine's search parameter (e.g. 40 for ef_search 40) instead of
+    /// its default sweep
     #[arg(long)]
     params: Option<String>,
     #[arg(long, default_value_t = 16)]
@@ -588,9 +589,8 @@ fn bench_dataset(
         let sweep: Vec<Option<i64>> = match engine.sweep(ds.len(), opts) {
             Some((guc, values)) => {
                 er.sweep_guc = Some(guc.into());
-                values
+                only.map_or(values, <[i64]>::to_vec)
                     .into_iter()
-                    .filter(|v| only.is_none_or(|o| o.contains(v)))
                     .map(Some)
                     .collect()
             }
