@@ -86,13 +86,13 @@ if step bench_smoke "$BENCH" --skip-install --dataset synthetic:5000:32 --querie
     PASSED=$((PASSED + 1))
 fi
 
-# vecx_ivfpq on seeded generated data (5,000 x 32, 12 lists at defaults): recall probing a
+# vecx_ivfpq on seeded generated data (5,000 x 32, 100 lists at defaults): recall probing a
 # quarter of the lists with re-ranking, and filtered queries that never come back short.
 if step bench_smoke_ivfpq "$BENCH" --skip-install --dataset synthetic:5000:32 --queries 200 \
-    --engines vecx-ivfpq --clients 1 --params 3 --set vecx.ivfpq_rerank=10 --filters 1%,0.1% \
+    --engines vecx-ivfpq --clients 1 --params 25 --set vecx.ivfpq_rerank=10 --filters 1%,0.1% \
     --port 55441 --out "$ROOT/target/bench-smoke-ivfpq" \
-    --require "vecx-ivfpq@3:recall>=0.9" --require "vecx-ivfpq@3:filter=1%:short<=0" \
-    --require "vecx-ivfpq@3:filter=0.1%:short<=0" --require "vecx-ivfpq@3:filter=1%:recall>=0.9"; then
+    --require "vecx-ivfpq@25:recall>=0.9" --require "vecx-ivfpq@25:filter=1%:short<=0" \
+    --require "vecx-ivfpq@25:filter=0.1%:short<=0" --require "vecx-ivfpq@25:filter=1%:recall>=0.9"; then
     PASSED=$((PASSED + 1))
 fi
 
@@ -147,39 +147,33 @@ else
     echo "SKIPPED: no dataset under $DATASETS_DIR; acceptance on real data not run"
 fi
 
-# vecx_ivfpq acceptance on the real datasets, re-ranking 100 candidates (vecx.ivfpq_rerank = 10)
-# and probing a quarter of the lists (5 of mnist10k's 22, 6 of sift10k's 25 and glove25's 27):
-# index size at defaults, recall, filtered completeness. sift10k reaches 0.95 at a quarter of the
-# lists only with many lists (here 400, probing 100), also after inserting extra_ngt4k's 4,000
-# rows after the build (recall on the union). See README, "vecx_ivfpq", for the figures.
+# vecx_ivfpq acceptance on the real datasets at default lists (2 * sqrt(rows), at most rows / 50:
+# mnist10k 180, sift10k 200, glove25 209), re-ranking 100 candidates (vecx.ivfpq_rerank = 10) and
+# probing a quarter of the lists or fewer (45 of mnist10k's, 50 of the others): index size,
+# recall, filtered completeness; then sift10k again with extra_ngt4k's 4,000 rows inserted after
+# the build (recall on the union). See README, "vecx_ivfpq", for the figures.
 ivf_present=()
 for ds in sift10k mnist10k glove25; do [ -d "$DATASETS_DIR/$ds" ] && ivf_present+=("$ds"); done
 if [ ${#ivf_present[@]} -gt 0 ]; then
     list=$(IFS=,; echo "${ivf_present[*]}")
     if step accept_ivfpq "$BENCH" --skip-install --datasets-dir "$DATASETS_DIR" --dataset "$list" \
-        --engines vecx-ivfpq --params 5,6 --clients 1 --set vecx.ivfpq_rerank=10 \
+        --engines vecx-ivfpq --params 45,50 --clients 1 --set vecx.ivfpq_rerank=10 \
         --filters label,1%,0.1% --port 55442 --out "$ROOT/target/bench-accept-ivfpq" \
         --require "sift10k/vecx-ivfpq:size_ratio<=0.15" --require "mnist10k/vecx-ivfpq:size_ratio<=0.15" \
-        --require "mnist10k/vecx-ivfpq@5:recall>=0.95" --require "glove25/vecx-ivfpq@6:recall>=0.90" \
-        --require "sift10k/vecx-ivfpq@6:recall>=0.85" \
-        --require "mnist10k/vecx-ivfpq@5:filter=label:recall>=0.95" \
+        --require "mnist10k/vecx-ivfpq@45:recall>=0.95" --require "glove25/vecx-ivfpq@50:recall>=0.90" \
+        --require "sift10k/vecx-ivfpq@50:recall>=0.95" \
+        --require "mnist10k/vecx-ivfpq@45:filter=label:recall>=0.95" \
         --require "vecx-ivfpq:filter=1%:short<=0" --require "vecx-ivfpq:filter=0.1%:short<=0" \
         --require "vecx-ivfpq:filter=1%:out_of_order<=20" --require "vecx-ivfpq:filter=0.1%:out_of_order<=20"; then
         PASSED=$((PASSED + 1))
     fi
 fi
-if [ -d "$DATASETS_DIR/sift10k" ]; then
-    if step accept_ivfpq_sift "$BENCH" --skip-install --datasets-dir "$DATASETS_DIR" --dataset sift10k \
-        --engines vecx-ivfpq --lists 400 --params 100 --clients 1 --set vecx.ivfpq_rerank=10 \
-        --filters none --port 55442 --out "$ROOT/target/bench-accept-ivfpq-sift" \
-        --require "vecx-ivfpq@100:recall>=0.95"; then
-        PASSED=$((PASSED + 1))
-    fi
-    if [ -f "$DATASETS_DIR/sift10k/extra_ngt4k.fvecs" ] && step accept_ivfpq_insert "$BENCH" --skip-install \
+if [ -f "$DATASETS_DIR/sift10k/extra_ngt4k.fvecs" ]; then
+    if step accept_ivfpq_insert "$BENCH" --skip-install \
         --datasets-dir "$DATASETS_DIR" --dataset sift10k --insert-after extra_ngt4k.fvecs \
-        --engines vecx-ivfpq --lists 400 --params 100 --clients 1 --set vecx.ivfpq_rerank=10 \
+        --engines vecx-ivfpq --params 50 --clients 1 --set vecx.ivfpq_rerank=10 \
         --filters none --port 55442 --out "$ROOT/target/bench-accept-ivfpq-insert" \
-        --require "vecx-ivfpq@100:recall>=0.90"; then
+        --require "vecx-ivfpq@50:recall>=0.90"; then
         PASSED=$((PASSED + 1))
     fi
 fi

@@ -6,8 +6,9 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 pub static HNSW_EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
 /// Upper bound on index elements a scan examines (0 = no cap) (`vecx.max_scan_tuples`).
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(0);
-/// Lists a `vecx_ivfpq` scan probes first (`vecx.ivfpq_probes`).
-pub static IVFPQ_PROBES: GucSetting<i32> = GucSetting::<i32>::new(10);
+/// Lists a `vecx_ivfpq` scan probes first (`vecx.ivfpq_probes`; 0: twice the square root of the
+/// index's lists, see `vecx_core::ivfpq::probes`).
+pub static IVFPQ_PROBES: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Candidates re-ranked by exact distance per 10 rows (`vecx.ivfpq_rerank`; 0 = none).
 pub static IVFPQ_RERANK: GucSetting<i32> = GucSetting::<i32>::new(4);
 /// Threads that build an index graph; -1 = max_parallel_maintenance_workers + 1.
@@ -37,9 +38,9 @@ pub fn register() {
     GucRegistry::define_int_guc(
         c"vecx.ivfpq_probes",
         c"Number of lists a vecx_ivfpq index scan probes.",
-        c"More lists find more true neighbours and take longer. Filtered queries keep searching past them.",
+        c"0 (the default) probes twice the square root of the index's lists. More lists find more true neighbours and take longer. Filtered queries keep searching past them.",
         &IVFPQ_PROBES,
-        1,
+        0,
         32_768,
         GucContext::Userset,
         GucFlags::default(),

@@ -1556,7 +1556,7 @@ fn reloptions(s: &mut Suite) {
 const GUCS: [(&str, i64, i64); 5] = [
     ("vecx.hnsw_ef_search", 1, 1000),
     ("vecx.max_scan_tuples", 0, i32::MAX as i64),
-    ("vecx.ivfpq_probes", 1, 32_768),
+    ("vecx.ivfpq_probes", 0, 32_768),
     ("vecx.ivfpq_rerank", 0, 1000),
     ("vecx.build_threads", -1, 256),
 ];

@@ -199,8 +199,8 @@ impl Lists {
         let b = &mut self.bytes[list as usize];
         let at = b.len();
         b.resize(at + self.entry_len, 0);
-        format::encode_tid(tid, &mut b[at..]);
-        b[at + format::TID_LEN..].copy_from_slice(code);
+        format::encode_header(tid, list, &mut b[at..]);
+        b[at + format::HEADER_LEN..].copy_from_slice(code);
     }
 }
 
@@ -491,6 +491,13 @@ pub unsafe extern "C-unwind" fn ambuild(
     }
 }
 
+/// Percent of a list page CREATE INDEX fills.
+const BUILD_FILL: usize = 90;
+/// Pages of entries a growth group's lists hold at build (see `format`'s module comment): the
+/// more, the steadier a group's total across delete/reinsert cycles, the more entries of other
+/// lists a scan of a grown list skips.
+const GROUP_PAGES: usize = 4;
+
 /// Writes every page in block order (no WAL); returns the block count.
 fn write_pages(
     index: pg_sys::Relation,
@@ -501,24 +508,43 @@ fn write_pages(
     let blob = q.map(|q| q.to_bytes()).unwrap_or_default();
     let qpages = blob.len().div_ceil(CONTENTS_CAPACITY);
     let dpages = (meta.lists as usize).div_ceil(DIR_PER_PAGE);
-    let per_page = CONTENTS_CAPACITY / lists.entry_len * lists.entry_len;
+    // Pages are filled to 90% (as a B-tree's leaves): lists sharing a page can each take back
+    // some rows after a vacuum, or grow a little, before one of them needs a page of its own.
+    let per_page =
+        (CONTENTS_CAPACITY * BUILD_FILL / 100 / lists.entry_len).max(1) * lists.entry_len;
     meta.quantizer_first = 1;
     meta.quantizer_pages = qpages as u32;
     meta.quantizer_len = blob.len() as u32;
     meta.dir_first = 1 + qpages as u32;
     meta.dir_pages = dpages as u32;
-    // Directory: list l's pages follow the directory, list after list (at least one page each).
-    let mut next = meta.dir_first + dpages as u32;
+    // Lists follow the directory, packed one after the other: list l's range is the pages its
+    // first and last entries land on, shared with its neighbours at both ends (an empty list has
+    // no range). Pages are filled whole; inserts start each list's growth chain.
+    let first_list_page = meta.dir_first + dpages as u32;
     let mut dir = Vec::with_capacity(lists.bytes.len());
+    let mut at = 0usize;
     for b in &lists.bytes {
-        let n = b.len().div_ceil(per_page).max(1) as u32;
-        dir.push(DirEntry {
-            first: next,
-            last: next + n - 1,
-            hint: next + n - 1,
+        let mut d = DirEntry {
             count: (b.len() / lists.entry_len) as u32,
-        });
-        next += n;
+            ..Default::default()
+        };
+        if !b.is_empty() {
+            d.first = first_list_page + (at / per_page) as u32;
+            d.last = first_list_page + ((at + b.len() - 1) / per_page) as u32;
+            d.hint = d.last;
+        }
+        at += b.len();
+        dir.push(d);
+    }
+    // An index of no rows still gets one (empty) list page, list 0's, for the first inserts.
+    let list_pages = at.div_ceil(per_page).max(1);
+    // Growth groups of about GROUP_PAGES pages of entries (1 list each when lists are that long).
+    let nlists = lists.bytes.len().max(1);
+    meta.group = (GROUP_PAGES * per_page * nlists / at.max(1)).clamp(1, nlists) as u32;
+    if at == 0 {
+        dir[0].first = first_list_page;
+        dir[0].last = first_list_page;
+        dir[0].hint = first_list_page;
     }
     let write = |page_type: u16, fill: &dyn Fn(pg_sys::Page)| {
         let buf = Buf::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM);
@@ -542,23 +568,24 @@ fn write_pages(
             pages::set_contents_len(p, dchunk.len() * DIR_ENTRY_LEN);
         });
     }
-    for (l, b) in lists.bytes.iter().enumerate() {
-        let d = dir[l];
-        let n = d.last - d.first + 1;
-        for i in 0..n {
-            let lo = (i as usize * per_page).min(b.len());
-            let hi = (lo + per_page).min(b.len());
-            pgrx::check_for_interrupts!();
-            write(pages::PAGE_IVF_LIST, &|p| {
-                pages::contents(p, hi - lo).copy_from_slice(&b[lo..hi]);
-                pages::set_contents_len(p, hi - lo);
-                if i + 1 < n {
-                    set_next(p, d.first + i + 1);
-                }
-            });
+    // The lists' bytes as one stream cut into pages.
+    let mut chunks = lists.bytes.iter().flat_map(|b| b.chunks(lists.entry_len));
+    let mut page = Vec::with_capacity(per_page);
+    for _ in 0..list_pages {
+        pgrx::check_for_interrupts!();
+        page.clear();
+        for e in chunks.by_ref() {
+            page.extend_from_slice(e);
+            if page.len() == per_page {
+                break;
+            }
         }
+        write(pages::PAGE_IVF_LIST, &|p| {
+            pages::contents(p, page.len()).copy_from_slice(&page);
+            pages::set_contents_len(p, page.len());
+        });
     }
-    next
+    first_list_page + list_pages as u32
 }
 
 /// Sets the `next` link in a page's opaque area.
@@ -585,13 +612,14 @@ pub unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
         build_id: new_build_id(index),
         dir_first: 1,
         dir_pages: 1,
+        group: 1,
         ..Default::default()
     };
     let dir = DirEntry {
         first: 2,
         last: 2,
         hint: 2,
-        count: 0,
+        ..Default::default()
     };
     for (i, page_type) in [pages::PAGE_META, pages::PAGE_IVF_DIR, pages::PAGE_IVF_LIST]
         .into_iter()

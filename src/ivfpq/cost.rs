@@ -34,7 +34,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
     };
     estimate(args, |index, tuples, all, generic| {
         let lists = (super::store::read_meta(index).lists as f64).max(1.0);
-        let probes = (IVFPQ_PROBES.get().max(1) as f64).min(lists);
+        let probes = vecx_core::ivfpq::probes(IVFPQ_PROBES.get(), lists as usize) as f64;
         let rerank = (IVFPQ_RERANK.get().max(0) * 10) as f64;
         // Re-ranking reads rows from the table: a random page each.
         // SAFETY: reading a planner GUC.

@@ -1,12 +1,16 @@
-//! INSERT into `vecx_ivfpq`: the row goes to the list of its nearest centroid, as its PQ code.
+//! INSERT into `vecx_ivfpq`: the row goes to the list of its nearest centroid, as its PQ code
+//! tagged with the list.
 //!
-//! The list's directory entry says which page may have room (`hint`). The entry is appended
-//! there under that page's exclusive lock, one Generic WAL record. A full page sends the insert
-//! along the chain (moving the hint forward); at the end of the chain the list grows: under the
-//! directory page's exclusive lock (which serialises growth of the lists on that directory page),
-//! the last page is locked, a new page is added and linked, and the directory entry updated, in
-//! one WAL record of three pages. Inserts into different lists never wait for each other, and
-//! space vacuum frees anywhere in a chain is reused (vacuum moves the hint back).
+//! The list's directory entry says which page may have room (`hint`): a page of its packed range
+//! (possibly shared with the neighbouring lists, whose entries the tag tells apart) or of its
+//! growth chain. The entry is appended there under that page's exclusive lock, one Generic WAL
+//! record. A full page sends the insert along the list's pages (moving the hint forward); past the
+//! last one the list's group grows: under the exclusive lock of the directory page holding the
+//! group leader's entry (which serialises growth of the groups on that directory page), the
+//! chain's last page is locked, a new page is added and linked (or starts the chain), and the
+//! leader's entry updated, in one WAL record of up to three pages; then the list's hint points
+//! at the new page. Inserts into different lists never wait for each other, and space vacuum frees
+//! anywhere in a list is reused (vacuum moves the hint back).
 //!
 //! An index built on an empty table is untrained: rows go to its single list without a code.
 use pgrx::pg_sys;
@@ -49,14 +53,14 @@ pub fn insert_vector(index: pg_sys::Relation, heap: Tid, vector: &[f32]) {
     let blocks = Blocks::new(index);
     let (_, _, normalize) = store::kind(index, &meta);
     let mut entry = vec![0u8; meta.entry_len()];
-    format::encode_tid(heap, &mut entry);
     let list = match store::quantizer(index, &meta, &blocks) {
         Some(q) => {
             let x = train::prepare(normalize, vector);
-            train::encode(&q, &x, &mut entry[format::TID_LEN..])
+            train::encode(&q, &x, &mut entry[format::HEADER_LEN..])
         }
         None => 0,
     };
+    format::encode_header(heap, list, &mut entry);
     append(index, &meta, &blocks, list, &entry);
 }
 
@@ -95,11 +99,13 @@ fn append_to(index: pg_sys::Relation, buf: &Buf, blkno: u32, entry: &[u8], new_p
 
 /// Appends `entry` to list `list`.
 fn append(index: pg_sys::Relation, meta: &Meta, blocks: &Blocks, list: u32, entry: &[u8]) {
-    let hint = store::dir_entry(index, meta, blocks, list).hint;
+    let d = store::dir_entry(index, meta, blocks, list);
+    let chain = store::group_chain(index, meta, blocks, list, &d);
+    let hint = d.hint;
     let mut blk = hint;
     let mut hops = Hops::new(list);
     // Fast path: walk from the hint to the first page with room.
-    loop {
+    while blk != pg_sys::InvalidBlockNumber {
         blocks.check(index, blk);
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
         let (has_room, next) = room(index, meta, &buf, blk);
@@ -116,46 +122,78 @@ fn append(index: pg_sys::Relation, meta: &Meta, blocks: &Blocks, list: u32, entr
             return;
         }
         drop(buf);
-        if next == pg_sys::InvalidBlockNumber {
-            break;
-        }
-        blk = next;
+        // A growth chain started after we read the entries is found by grow().
+        blk = d.after(blk, next, chain);
         hops.step(index, blocks);
     }
     grow(index, meta, blocks, list, entry);
 }
 
-/// Adds a page at the end of list `list` holding `entry` (or uses room that appeared meanwhile).
+/// Adds a page at the end of list `list`'s group's growth chain holding `entry` (or uses room
+/// that appeared meanwhile at the chain's end), and points the list's hint at it.
 fn grow(index: pg_sys::Relation, meta: &Meta, blocks: &Blocks, list: u32, entry: &[u8]) {
-    let (dbuf, off) = store::dir_page(index, meta, blocks, list, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-    let mut d = store::decode_dir(index, dbuf.page(), off, list);
-    let last = d.last;
-    blocks.check(index, last);
-    let lbuf = Buf::read(index, last, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-    let (has_room, next) = room(index, meta, &lbuf, last);
-    if has_room {
-        // Another insert grew the list meanwhile.
-        append_to(index, &lbuf, last, entry, false);
-        return;
-    }
-    if next != pg_sys::InvalidBlockNumber {
-        corrupted(
-            index,
-            format!("List {list}: its last page {last} has a successor."),
-        );
-    }
+    let leader = meta.leader(list);
+    let (dbuf, off) = store::dir_page(index, meta, blocks, leader, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+    let mut d = store::decode_dir(index, dbuf.page(), off, leader);
+    let last = d.chain_last;
+    let lbuf = if last != pg_sys::InvalidBlockNumber {
+        blocks.check(index, last);
+        let lbuf = Buf::read(index, last, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let (has_room, next) = room(index, meta, &lbuf, last);
+        if has_room {
+            // Another insert grew the group meanwhile.
+            append_to(index, &lbuf, last, entry, false);
+            drop((lbuf, dbuf));
+            point_hint(index, meta, blocks, list, leader, last);
+            return;
+        }
+        if next != pg_sys::InvalidBlockNumber {
+            corrupted(
+                index,
+                format!("List {list}: the last page {last} of its growth chain has a successor."),
+            );
+        }
+        Some(lbuf)
+    } else {
+        None
+    };
     let nbuf = Buf::extend(index, pg_sys::ForkNumber::MAIN_FORKNUM);
     let nblk = nbuf.blkno();
     let mut wal = Wal::start(index);
     let dpage = wal.register(&dbuf, false);
-    let lpage = wal.register(&lbuf, false);
+    if let Some(lbuf) = &lbuf {
+        set_next(wal.register(lbuf, false), nblk);
+    } else {
+        d.chain_first = nblk;
+    }
     let npage = wal.register(&nbuf, true);
     pages::init_page(npage, pages::PAGE_IVF_LIST);
     pages::contents(npage, entry.len()).copy_from_slice(entry);
     pages::set_contents_len(npage, entry.len());
-    set_next(lpage, nblk);
-    d.last = nblk;
-    d.hint = nblk;
+    d.chain_last = nblk;
+    if leader == list {
+        d.hint = nblk;
+    }
     d.encode(&mut pages::contents(dpage, CONTENTS_CAPACITY)[off..off + format::DIR_ENTRY_LEN]);
     wal.finish();
+    drop((nbuf, lbuf, dbuf));
+    point_hint(index, meta, blocks, list, leader, nblk);
+}
+
+/// Points list `list`'s insert hint at growth page `blk` (the leader's was set with the chain).
+fn point_hint(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    blocks: &Blocks,
+    list: u32,
+    leader: u32,
+    blk: u32,
+) {
+    if list != leader {
+        update_dir_entry(index, meta, blocks, list, |e| {
+            let moved = e.hint != blk;
+            e.hint = blk;
+            moved
+        });
+    }
 }

@@ -1,15 +1,19 @@
 //! The `vecx_ivfpq` side of `vecx_index_stats` and `vecx_index_check` (see
 //! [`crate::introspect`]).
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use pgrx::pg_sys;
 
-use super::store::{self, read_meta, walk_list, Blocks};
+use super::store::{self, each_list_page, read_meta, walk_list, Blocks};
 use crate::introspect::Stats;
 use crate::pages::{self, corrupted};
 
-/// Entries of every list, walking each chain; checks the structure on the way (page types and
-/// contents, no cycles, no page in two lists, valid heap TIDs, `last` and `hint` in the chain).
+/// Entries of every list, walking each list's pages; checks the structure on the way: page
+/// types and contents, no cycles, growth chains only on group leaders and each growth page in one
+/// group's chain, packed pages shared only by lists whose ranges hold them, `chain_last` and
+/// `hint` where the directory says, and (in one
+/// pass over every list page) each entry tagged with a list that reaches its page and holding a
+/// valid heap TID: an entry no walk of its list reaches would be invisible to scans.
 fn list_sizes(index: pg_sys::Relation) -> Vec<usize> {
     let meta = read_meta(index);
     let blocks = Blocks::new(index);
@@ -17,44 +21,86 @@ fn list_sizes(index: pg_sys::Relation) -> Vec<usize> {
         corrupted(index, "Trained index without a quantizer.");
     }
     let entry_len = meta.entry_len();
-    let mut owner: HashSet<u32> = HashSet::new();
+    // Lists that reach each page.
+    let mut reached: HashMap<u32, Vec<u32>> = HashMap::new();
     let mut sizes = Vec::with_capacity(meta.lists as usize);
+    let mut dirs = Vec::with_capacity(meta.lists as usize);
     for l in 0..meta.lists {
-        let d = store::dir_entry(index, &meta, &blocks, l);
-        for b in [d.first, d.last, d.hint] {
-            blocks.check(index, b);
-        }
-        let (mut n, mut seen_hint, mut prev) = (0usize, false, d.first);
-        walk_list(index, &meta, &blocks, l, |blk, bytes| {
-            if !owner.insert(blk) {
-                corrupted(index, format!("Block {blk} is in two lists."));
-            }
-            seen_hint |= blk == d.hint;
-            for (tid, _) in store::entries(bytes, entry_len) {
-                if tid.offset == 0 || tid.block == pg_sys::InvalidBlockNumber {
-                    corrupted(index, format!("List page {blk} holds an invalid heap TID."));
-                }
-            }
-            n += bytes.len() / entry_len;
-            prev = blk;
+        let (mut n, mut visited) = (0usize, Vec::new());
+        let d = walk_list(index, &meta, &blocks, l, |blk, bytes| {
+            visited.push(blk);
+            n += store::entries_of(bytes, entry_len, l).count();
         });
-        if prev != d.last {
+        let leader = meta.leader(l);
+        let lead = if leader == l {
+            d
+        } else {
+            if d.chain_first != pg_sys::InvalidBlockNumber {
+                corrupted(
+                    index,
+                    format!("List {l} has a growth chain but does not lead its group."),
+                );
+            }
+            dirs[leader as usize]
+        };
+        let chain_end = visited
+            .last()
+            .copied()
+            .unwrap_or(pg_sys::InvalidBlockNumber);
+        if lead.chain_first != pg_sys::InvalidBlockNumber && chain_end != lead.chain_last {
             corrupted(
                 index,
                 format!(
-                    "List {l} ends at block {prev}, its directory entry says {}.",
-                    d.last
+                    "List {l} ends at block {chain_end}, its group's directory entry says {}.",
+                    lead.chain_last
                 ),
             );
         }
-        if !seen_hint {
+        let has_pages = !visited.is_empty();
+        if has_pages != (d.hint != pg_sys::InvalidBlockNumber)
+            || (has_pages && !visited.contains(&d.hint))
+        {
             corrupted(
                 index,
-                format!("List {l}'s insert hint {} is not in its chain.", d.hint),
+                format!("List {l}'s insert hint {} is not one of its pages.", d.hint),
             );
         }
+        for blk in visited {
+            reached.entry(blk).or_default().push(l);
+        }
+        dirs.push(d);
         sizes.push(n);
     }
+    // A page several lists reach is in all their packed ranges, or on one group's growth chain.
+    for (blk, ls) in &reached {
+        let in_ranges = ls.iter().all(|l| dirs[*l as usize].in_range(*blk));
+        let one_chain = ls
+            .iter()
+            .all(|l| !dirs[*l as usize].in_range(*blk) && meta.leader(*l) == meta.leader(ls[0]));
+        if ls.len() > 1 && !in_ranges && !one_chain {
+            corrupted(
+                index,
+                format!("Block {blk} is in the pages of lists {ls:?} of different groups."),
+            );
+        }
+    }
+    each_list_page(index, &meta, pg_sys::BUFFER_LOCK_SHARE, |blk, buf, len| {
+        let lists = reached.get(&blk).map(Vec::as_slice).unwrap_or(&[]);
+        for (tid, tag, _) in store::entries(pages::contents(buf.page(), len), entry_len) {
+            if tid.offset == 0 || tid.block == pg_sys::InvalidBlockNumber {
+                corrupted(index, format!("List page {blk} holds an invalid heap TID."));
+            }
+            if !lists.contains(&tag) {
+                corrupted(
+                    index,
+                    format!(
+                        "List page {blk} holds an entry of list {tag}, which does not reach it."
+                    ),
+                );
+            }
+        }
+        len
+    });
     sizes
 }
 

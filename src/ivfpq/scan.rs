@@ -264,7 +264,7 @@ fn score_list(index: pg_sys::Relation, st: &mut ScanState, l: u32, out: &mut Vec
     let (returned, scorer, quant) = (&st.returned, st.scorer.as_ref(), st.quant.as_ref());
     let mut examined = 0;
     walk_list(index, &st.meta, blocks, l, |_, bytes| {
-        for (tid, code) in store::entries(bytes, entry_len) {
+        for (tid, code) in store::entries_of(bytes, entry_len, l) {
             examined += 1;
             if returned.contains(&tid) {
                 continue;
@@ -337,7 +337,7 @@ fn next(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
                 }
                 None => (0..meta.lists).collect(),
             };
-            let probes = (IVFPQ_PROBES.get().max(1) as usize).min(order.len());
+            let probes = vecx_core::ivfpq::probes(IVFPQ_PROBES.get(), order.len());
             let mut cands = Vec::new();
             for &l in &order[..probes] {
                 score_list(index, st, l, &mut cands);

@@ -167,16 +167,20 @@ pub fn list_page(
     (o, len)
 }
 
-/// Calls `f(block, entries)` for every page of list `l`, in chain order, each page
-/// share-locked while `f` runs.
+/// Calls `f(block, entries)` for every page of list `l` (its packed range, then its growth
+/// group's growth chain: [`DirEntry::after`]), each page share-locked while `f` runs. Pages of the packed range
+/// may hold other lists' entries too: callers filter on the tag ([`entries_of`]). Returns the
+/// directory entry the walk followed.
 pub fn walk_list(
     index: pg_sys::Relation,
     meta: &Meta,
     blocks: &Blocks,
     l: u32,
     mut f: impl FnMut(u32, &[u8]),
-) {
-    let mut blk = dir_entry(index, meta, blocks, l).first;
+) -> DirEntry {
+    let d = dir_entry(index, meta, blocks, l);
+    let chain = group_chain(index, meta, blocks, l, &d);
+    let mut blk = d.start(chain);
     let mut hops = Hops::new(l);
     while blk != pg_sys::InvalidBlockNumber {
         pgrx::check_for_interrupts!();
@@ -184,9 +188,71 @@ pub fn walk_list(
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
         let (o, len) = list_page(index, meta, &buf, blk);
         f(blk, pages::contents(buf.page(), len));
-        blk = o.next;
+        blk = d.after(blk, o.next, chain);
         hops.step(index, blocks);
     }
+    d
+}
+
+/// The first page of the growth chain list `l` uses: its group leader's (`d` is `l`'s entry).
+pub fn group_chain(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    blocks: &Blocks,
+    l: u32,
+    d: &DirEntry,
+) -> u32 {
+    let leader = meta.leader(l);
+    if leader == l {
+        d.chain_first
+    } else {
+        dir_entry(index, meta, blocks, leader).chain_first
+    }
+}
+
+/// What the block pass learnt about one list page.
+#[derive(Clone, Copy, Default)]
+pub struct PageInfo {
+    pub list_page: bool,
+    pub room: bool,
+    pub next: u32,
+}
+
+/// Calls `f(block, buffer, contents length)` for every list page of the index in block order,
+/// each locked in `mode` (`f` returns the contents length it leaves); never-initialised blocks (a crash between extending the file and logging the page)
+/// are skipped. Returns what it saw of each block, indexed by block number.
+pub fn each_list_page(
+    index: pg_sys::Relation,
+    meta: &Meta,
+    mode: u32,
+    mut f: impl FnMut(u32, &Buf, usize) -> usize,
+) -> Vec<PageInfo> {
+    let nblocks = pages::nblocks(index);
+    let mut info = vec![PageInfo::default(); nblocks as usize];
+    for blk in meta.dir_first + meta.dir_pages..nblocks {
+        pgrx::check_for_interrupts!();
+        let buf = Buf::read(index, blk, mode);
+        match pages::opaque_or_new(index, buf.page(), blk) {
+            Some(o) if o.page_type == pages::PAGE_IVF_LIST => {
+                let (o, len) = list_page(index, meta, &buf, blk);
+                let len = f(blk, &buf, len);
+                info[blk as usize] = PageInfo {
+                    list_page: true,
+                    room: len + meta.entry_len() <= CONTENTS_CAPACITY,
+                    next: o.next,
+                };
+            }
+            Some(o) => corrupted(
+                index,
+                format!(
+                    "Block {blk} has page type {} among list pages.",
+                    o.page_type
+                ),
+            ),
+            None => {}
+        }
+    }
+    info
 }
 
 thread_local! {
@@ -242,11 +308,20 @@ pub fn quantizer(index: pg_sys::Relation, meta: &Meta, blocks: &Blocks) -> Optio
     Some(q)
 }
 
-/// Decodes the heap TIDs and codes of packed entries.
-pub fn entries(bytes: &[u8], entry_len: usize) -> impl Iterator<Item = (Tid, &[u8])> {
-    bytes
-        .chunks_exact(entry_len)
-        .map(|e| (format::decode_tid(e), &e[format::TID_LEN..]))
+/// Decodes the heap TIDs, list tags and codes of packed entries.
+pub fn entries(bytes: &[u8], entry_len: usize) -> impl Iterator<Item = (Tid, u32, &[u8])> {
+    bytes.chunks_exact(entry_len).map(|e| {
+        (
+            format::decode_tid(e),
+            format::decode_tag(e),
+            &e[format::HEADER_LEN..],
+        )
+    })
+}
+
+/// The heap TIDs and codes of list `l`'s entries among packed entries.
+pub fn entries_of(bytes: &[u8], entry_len: usize, l: u32) -> impl Iterator<Item = (Tid, &[u8])> {
+    entries(bytes, entry_len).filter_map(move |(t, tag, code)| (tag == l).then_some((t, code)))
 }
 
 /// The index's metric (from the meta page, no catalog lookup), its scoring kind and whether

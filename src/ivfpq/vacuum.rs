@@ -1,19 +1,21 @@
 //! VACUUM for `vecx_ivfpq`.
 //!
-//! `ambulkdelete` walks every list: on each page, entries whose heap row is dead are removed by
-//! compacting the page in place (one Generic WAL record per page that changed). Entries never
-//! move between pages, so a concurrent scan, which copies a page's entries under its share lock,
-//! sees each live entry exactly once. When a list gained room, its directory entry's `hint` moves
-//! back to the first page with room, so inserts refill freed space before growing the list:
-//! delete/reinsert cycles do not grow the index. Finally vacuum takes and releases SCAN_LOCK in
-//! exclusive mode: scans that read a removed TID have ended before the heap can recycle it.
+//! `ambulkdelete` reads every list page once, in block order (a packed page can hold several
+//! lists' entries, so walking list by list would visit it more than once): entries whose heap
+//! row is dead are removed by compacting the page in place (one Generic WAL record per page that
+//! changed). Entries never move between pages, so a concurrent scan, which copies a page's
+//! entries under its share lock, sees each live entry exactly once. Then, for each list whose
+//! pages gained room, its directory entry's `hint` moves back to the first page with room, so
+//! inserts refill freed space before any list grows: delete/reinsert cycles do not grow the
+//! index. Finally vacuum takes and releases SCAN_LOCK in exclusive mode: scans that read a
+//! removed TID have ended before the heap can recycle it.
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use vecx_core::ivfpq::format::{self, Tid};
 
-use super::store::{self, read_meta, update_dir_entry, walk_list, Blocks, Hops};
+use super::store::{self, each_list_page, read_meta, update_dir_entry, Blocks};
 use crate::hnsw::{PageLock, SCAN_LOCK};
-use crate::pages::{self, Buf, Wal, CONTENTS_CAPACITY};
+use crate::pages::{self, Wal};
 
 use crate::am::vacuum_stats as alloc_stats;
 
@@ -41,40 +43,53 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         // SAFETY: the callback vacuum gave us, with its state.
         unsafe { callback(&mut ip, callback_state) }
     };
-    for l in 0..meta.lists {
-        let mut blk = store::dir_entry(index, &meta, &blocks, l).first;
-        let mut first_room: Option<u32> = None;
-        let mut hops = Hops::new(l);
-        while blk != pg_sys::InvalidBlockNumber {
-            // SAFETY: honours vacuum_cost_delay and checks for interrupts.
+    let seen = each_list_page(
+        index,
+        &meta,
+        pg_sys::BUFFER_LOCK_EXCLUSIVE,
+        |_, buf, len| {
+            // SAFETY: honours vacuum_cost_delay (and checks for interrupts).
             unsafe { pg_sys::vacuum_delay_point() };
-            blocks.check(index, blk);
-            let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-            let (o, len) = store::list_page(index, &meta, &buf, blk);
             let dead: Vec<bool> = store::entries(pages::contents(buf.page(), len), entry_len)
-                .map(|(t, _)| is_dead(t))
+                .map(|(t, _, _)| is_dead(t))
                 .collect();
             let ndead = dead.iter().filter(|d| **d).count();
-            if ndead > 0 {
-                let mut wal = Wal::start(index);
-                let page = wal.register(&buf, false);
-                let new_len =
-                    format::compact_entries(pages::contents(page, len), entry_len, |i, _| dead[i]);
-                pages::set_contents_len(page, new_len);
-                wal.finish();
-            }
             removed += ndead as f64;
             live += (dead.len() - ndead) as f64;
-            if first_room.is_none() && len - ndead * entry_len + entry_len <= CONTENTS_CAPACITY {
-                first_room = Some(blk);
+            if ndead == 0 {
+                return len;
             }
-            blk = o.next;
-            hops.step(index, &blocks);
+            let mut wal = Wal::start(index);
+            let page = wal.register(buf, false);
+            let new_len =
+                format::compact_entries(pages::contents(page, len), entry_len, |i, _| dead[i]);
+            pages::set_contents_len(page, new_len);
+            wal.finish();
+            new_len
+        },
+    );
+    // Move each list's insert hint back to its first page with room. A list's pages are in
+    // ascending block order (packed range, then growth chain appended at the end of the file), so
+    // "earlier in the list" is "lower block number".
+    let dirs: Vec<_> = (0..meta.lists)
+        .map(|l| store::dir_entry(index, &meta, &blocks, l))
+        .collect();
+    for (l, d) in (0..meta.lists).zip(&dirs) {
+        pgrx::check_for_interrupts!();
+        let chain = dirs[meta.leader(l) as usize].chain_first;
+        let mut blk = d.start(chain);
+        let mut hops = 0usize;
+        let mut first_room = None;
+        while (blk as usize) < seen.len() && seen[blk as usize].list_page && hops <= seen.len() {
+            if seen[blk as usize].room {
+                first_room = Some(blk);
+                break;
+            }
+            blk = d.after(blk, seen[blk as usize].next, chain);
+            hops += 1;
         }
-        if let Some(room) = first_room {
+        if let Some(room) = first_room.filter(|r| *r < d.hint) {
             update_dir_entry(index, &meta, &blocks, l, |e| {
-                // Only move the hint back. Chain order is block order: the build writes each list
-                // on consecutive blocks and growth appends a block at the end of the relation.
                 let back = room < e.hint;
                 if back {
                     e.hint = room;
@@ -110,13 +125,11 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
     }
     let stats = alloc_stats(stats);
     let meta = read_meta(index);
-    let blocks = Blocks::new(index);
     let mut live = 0usize;
-    for l in 0..meta.lists {
-        walk_list(index, &meta, &blocks, l, |_, b| {
-            live += b.len() / meta.entry_len()
-        });
-    }
+    each_list_page(index, &meta, pg_sys::BUFFER_LOCK_SHARE, |_, _, len| {
+        live += len / meta.entry_len();
+        len
+    });
     // SAFETY: stats is ours to fill.
     unsafe {
         (*stats).num_index_tuples = live as f64;

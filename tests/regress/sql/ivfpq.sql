@@ -15,7 +15,7 @@ CREATE TABLE pq AS SELECT i AS qid,
 ANALYZE p;
 CREATE TABLE pexact AS SELECT qid, x.id FROM pq,
     LATERAL (SELECT id FROM p ORDER BY v <-> pq.v LIMIT 10) x;
--- Default lists = min(rows / 400, sqrt(rows)) = 10; pq_m = 8 sub-quantizers of 8 bits (the
+-- Default lists = min(rows / 50, 2 * sqrt(rows)) = 80; pq_m = 8 sub-quantizers of 8 bits (the
 -- default, dims / 4, is tuned for real embeddings; 4 codes of 4 bytes are too coarse at 16
 -- dimensions for the exact filtered comparison below).
 CREATE INDEX p_l2 ON p USING vecx_ivfpq (v vecx_l2_ops) WITH (pq_m = 8);
@@ -26,7 +26,7 @@ SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT id FROM p ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 5;
 -- Recall@10 probing a quarter of the lists, re-ranking 40 candidates exactly (the best 20 are
 -- returned before the scan falls back to an exact pass).
-SET vecx.ivfpq_probes = 3;
+SET vecx.ivfpq_probes = 20;
 CREATE TABLE papprox AS SELECT qid, x.id FROM pq, LATERAL (SELECT id FROM p ORDER BY v <-> pq.v LIMIT 10) x;
 SELECT count(*) AS rows, (SELECT count(*) FROM papprox a JOIN pexact e USING (qid, id)) / 500.0 >= 0.9 AS recall_at_least_09
 FROM papprox;
@@ -61,7 +61,7 @@ SET vecx.ivfpq_rerank = 0;
 SELECT count(*) FROM (SELECT id FROM p ORDER BY v <-> '[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]' LIMIT 10) s;
 RESET vecx.ivfpq_rerank;
 -- Settings have checked ranges.
-SELECT err($$SET vecx.ivfpq_probes = 0$$);
+SELECT err($$SET vecx.ivfpq_probes = -1$$);
 SELECT err($$SET vecx.ivfpq_rerank = -1$$);
 SELECT err($$SET vecx.ivfpq_rerank = 1001$$);
 RESET vecx.ivfpq_probes;
@@ -78,7 +78,7 @@ DELETE FROM p WHERE id % 2 = 0;
 VACUUM p;
 SELECT vecx_index_check('p_l2');
 SELECT rows FROM vecx_index_stats('p_l2');
-SET vecx.ivfpq_probes = 3;
+SET vecx.ivfpq_probes = 20;
 CREATE TABLE pexact2 AS SELECT qid, x.id FROM pq,
     LATERAL (SELECT id FROM (SELECT id, v <-> pq.v AS d FROM p OFFSET 0) s ORDER BY d LIMIT 10) x;
 SELECT (SELECT count(*) FROM (SELECT qid, x.id FROM pq, LATERAL (SELECT id FROM p ORDER BY v <-> pq.v LIMIT 10) x) a

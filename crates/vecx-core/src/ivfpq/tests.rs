@@ -167,6 +167,7 @@ fn formats_round_trip_and_reject_garbage() {
         dir_first: 11,
         dir_pages: 1,
         build_id: 5,
+        group: 4,
     };
     let b = m.encode();
     assert_eq!(b.len(), META_LEN);
@@ -181,12 +182,29 @@ fn formats_round_trip_and_reject_garbage() {
     let d = DirEntry {
         first: 3,
         last: 9,
+        chain_first: 20,
+        chain_last: 31,
         hint: 4,
         count: 77,
     };
     let mut buf = [0u8; DIR_ENTRY_LEN];
     d.encode(&mut buf);
     assert_eq!(DirEntry::decode(&buf), Ok(d));
+    // A range or chain with one end missing, or a range backwards, is rejected.
+    for bad in [
+        DirEntry {
+            last: NO_BLOCK,
+            ..d
+        },
+        DirEntry { first: 10, ..d },
+        DirEntry {
+            chain_last: NO_BLOCK,
+            ..d
+        },
+    ] {
+        bad.encode(&mut buf);
+        assert!(DirEntry::decode(&buf).is_err(), "{bad:?}");
+    }
     let x = data(300, 8, 3, 2);
     let q = Training::new(x, 8, 4, 2, 8, 1).finish();
     let bytes = q.to_bytes();
@@ -208,6 +226,63 @@ fn formats_round_trip_and_reject_garbage() {
         mb[i] = rng.next_u64() as u8;
         let _ = Meta::decode(&mb);
     }
+}
+
+/// The page order of a list: its packed range, then its growth chain, following `next` links.
+#[test]
+fn list_walk_order() {
+    let walk = |d: &DirEntry, links: &[(u32, u32)]| {
+        let next = |b: u32| links.iter().find(|l| l.0 == b).map_or(NO_BLOCK, |l| l.1);
+        let mut out = Vec::new();
+        let mut b = d.start(d.chain_first);
+        while b != NO_BLOCK && out.len() < 20 {
+            out.push(b);
+            b = d.after(b, next(b), d.chain_first);
+        }
+        out
+    };
+    let both = DirEntry {
+        first: 5,
+        last: 7,
+        chain_first: 12,
+        chain_last: 15,
+        hint: 6,
+        count: 9,
+    };
+    assert_eq!(walk(&both, &[(12, 15)]), vec![5, 6, 7, 12, 15]);
+    // Range pages ignore their `next` field: a shared page's link is nobody's.
+    assert_eq!(walk(&both, &[(5, 99), (12, 15)]), vec![5, 6, 7, 12, 15]);
+    let range_only = DirEntry {
+        chain_first: NO_BLOCK,
+        chain_last: NO_BLOCK,
+        ..both
+    };
+    assert_eq!(walk(&range_only, &[]), vec![5, 6, 7]);
+    let grown_from_empty = DirEntry {
+        first: NO_BLOCK,
+        last: NO_BLOCK,
+        ..both
+    };
+    assert_eq!(walk(&grown_from_empty, &[(12, 15)]), vec![12, 15]);
+    assert_eq!(walk(&DirEntry::default(), &[]), Vec::<u32>::new());
+    assert!(both.in_range(7) && !both.in_range(12) && !both.in_range(4));
+    let mut e = [0u8; HEADER_LEN + 2];
+    encode_header(
+        Tid {
+            block: 7,
+            offset: 3,
+        },
+        32_767,
+        &mut e,
+    );
+    assert_eq!(decode_tag(&e), 32_767);
+    assert_eq!(
+        decode_tid(&e),
+        Tid {
+            block: 7,
+            offset: 3
+        }
+    );
 }
 
 #[test]
@@ -243,9 +318,17 @@ fn compaction_keeps_live_entries_in_order() {
 #[test]
 fn defaults() {
     assert_eq!(default_lists(0), 1);
-    assert_eq!(default_lists(10_000), 25);
-    assert_eq!(default_lists(160_000), 400);
-    assert_eq!(default_lists(1_000_000), 1000);
+    assert_eq!(default_lists(10_000), 200);
+    assert_eq!(default_lists(1_000), 20);
+    assert_eq!(default_lists(160_000), 800);
+    assert_eq!(default_lists(1_000_000), 2000);
+    assert_eq!(default_lists(usize::MAX / 4), 32_768);
+    assert_eq!(probes(0, 200), 28);
+    assert_eq!(probes(0, 2000), 89);
+    assert_eq!(probes(0, 1), 1);
+    assert_eq!(probes(0, 3), 3);
+    assert_eq!(probes(7, 200), 7);
+    assert_eq!(probes(500, 200), 200);
     assert_eq!(default_pq_m(128), 32);
     assert_eq!(default_pq_m(25), 7);
     assert_eq!(default_pq_m(1), 1);
