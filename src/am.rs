@@ -61,7 +61,11 @@ pub fn routine(cb: Callbacks) -> pgrx::datum::Internal {
         (*r).amproperty = None;
         (*r).ambuildphasename = cb.buildphasename;
         (*r).amvalidate = Some(amvalidate);
-        (*r).amadjustmembers = None;
+        // PostgreSQL 14 added amadjustmembers.
+        #[cfg(not(feature = "pg13"))]
+        {
+            (*r).amadjustmembers = None;
+        }
         (*r).ambeginscan = cb.beginscan;
         (*r).amrescan = cb.rescan;
         (*r).amgettuple = cb.gettuple;

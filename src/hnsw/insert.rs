@@ -29,6 +29,7 @@ use super::graph::{read_meta, PageGraph, META_BLOCK};
 use super::{PageLock, UPDATE_LOCK};
 use crate::pages::{self, corrupted, Buf, Wal};
 
+#[cfg(not(feature = "pg13"))]
 #[pg_guard]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C-unwind" fn aminsert(
@@ -39,6 +40,26 @@ pub unsafe extern "C-unwind" fn aminsert(
     _heap: pg_sys::Relation,
     _check_unique: pg_sys::IndexUniqueCheck::Type,
     _index_unchanged: bool,
+    _index_info: *mut pg_sys::IndexInfo,
+) -> bool {
+    // SAFETY: the arguments PostgreSQL passes to aminsert for a single-column index.
+    unsafe {
+        crate::am::insert_one(values, isnull, heap_tid, "vecx_hnsw insert", |heap, v| {
+            insert_vector(index, heap, v)
+        })
+    }
+}
+
+/// PostgreSQL 13's `aminsert` has no `indexUnchanged` argument (added in 14).
+#[cfg(feature = "pg13")]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn aminsert(
+    index: pg_sys::Relation,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    heap_tid: pg_sys::ItemPointer,
+    _heap: pg_sys::Relation,
+    _check_unique: pg_sys::IndexUniqueCheck::Type,
     _index_info: *mut pg_sys::IndexInfo,
 ) -> bool {
     // SAFETY: the arguments PostgreSQL passes to aminsert for a single-column index.
