@@ -91,6 +91,21 @@ pub fn progress(param: u32, value: i64) {
     unsafe { pg_sys::pgstat_progress_update_param(param as i32, value) };
 }
 
+/// `vacuum_delay_point`: honours vacuum_cost_delay and checks for interrupts (PostgreSQL 18
+/// added its `is_analyze` argument).
+pub fn vacuum_delay() {
+    // SAFETY: callable anywhere in a backend; sleeps and checks for interrupts only.
+    #[cfg(not(feature = "pg18"))]
+    unsafe {
+        pg_sys::vacuum_delay_point()
+    };
+    // SAFETY: as above.
+    #[cfg(feature = "pg18")]
+    unsafe {
+        pg_sys::vacuum_delay_point(false)
+    };
+}
+
 /// The statistics struct vacuum passed in, or a new zeroed one.
 pub fn vacuum_stats(
     stats: *mut pg_sys::IndexBulkDeleteResult,

@@ -84,8 +84,13 @@ pub fn index_metric(index: pg_sys::Relation) -> Metric {
 
 /// Dimensions fixed by the indexed column's type modifier (`vecx(n)`), if any.
 pub fn typmod_dims(index: pg_sys::Relation) -> Option<usize> {
+    #[cfg(not(feature = "pg18"))]
     // SAFETY: an index has at least one attribute in its tuple descriptor.
     let typmod = unsafe { (*(*(*index).rd_att).attrs.as_ptr()).atttypmod };
+    // PostgreSQL 18 stores compact attributes first; TupleDescAttr finds the full ones.
+    #[cfg(feature = "pg18")]
+    // SAFETY: as above.
+    let typmod = unsafe { (*pg_sys::TupleDescAttr((*index).rd_att, 0)).atttypmod };
     (typmod > 0).then_some(typmod as usize)
 }
 

@@ -58,11 +58,17 @@ pub unsafe extern "C-unwind" fn amoptions(
             optname: c"m".as_ptr(),
             opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
             offset: std::mem::offset_of!(HnswOptions, m) as i32,
+            // PostgreSQL 18: 0 = no "explicitly set" flag.
+            #[cfg(feature = "pg18")]
+            isset_offset: 0,
         },
         pg_sys::relopt_parse_elt {
             optname: c"ef_construction".as_ptr(),
             opttype: pg_sys::relopt_type::RELOPT_TYPE_INT,
             offset: std::mem::offset_of!(HnswOptions, ef_construction) as i32,
+            // PostgreSQL 18: 0 = no "explicitly set" flag.
+            #[cfg(feature = "pg18")]
+            isset_offset: 0,
         },
     ];
     // SAFETY: build_reloptions parses into a palloc'd struct of the given size using the table.

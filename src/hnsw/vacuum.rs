@@ -58,8 +58,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     let mut live = 0f64;
     let mut top_live: Option<(u8, Tid)> = None;
     for blk in 1..nblocks {
-        // SAFETY: vacuum_delay_point honours vacuum_cost_delay and checks for interrupts.
-        unsafe { pg_sys::vacuum_delay_point() };
+        crate::am::vacuum_delay();
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
         if pages::is_new(buf.page()) {
             // Left by a crash between extending the index and logging the page: make it an
@@ -155,8 +154,7 @@ fn repair(g: &PageGraph, deleted: &HashSet<Tid>) {
     let index = g.index;
     let mut deleted_lists: HashMap<Tid, Vec<Vec<Tid>>> = HashMap::new();
     for blk in 1..pages::nblocks(index) {
-        // SAFETY: cost-based delay and interrupt check.
-        unsafe { pg_sys::vacuum_delay_point() };
+        crate::am::vacuum_delay();
         let ids: Vec<Tid> = {
             let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
             if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)

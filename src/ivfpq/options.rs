@@ -67,16 +67,25 @@ pub unsafe extern "C-unwind" fn amoptions(
             optname: c"lists".as_ptr(),
             opttype: int,
             offset: std::mem::offset_of!(IvfPqOptions, lists) as i32,
+            // PostgreSQL 18: 0 = no "explicitly set" flag.
+            #[cfg(feature = "pg18")]
+            isset_offset: 0,
         },
         pg_sys::relopt_parse_elt {
             optname: c"pq_m".as_ptr(),
             opttype: int,
             offset: std::mem::offset_of!(IvfPqOptions, pq_m) as i32,
+            // PostgreSQL 18: 0 = no "explicitly set" flag.
+            #[cfg(feature = "pg18")]
+            isset_offset: 0,
         },
         pg_sys::relopt_parse_elt {
             optname: c"pq_bits".as_ptr(),
             opttype: int,
             offset: std::mem::offset_of!(IvfPqOptions, pq_bits) as i32,
+            // PostgreSQL 18: 0 = no "explicitly set" flag.
+            #[cfg(feature = "pg18")]
+            isset_offset: 0,
         },
     ];
     // SAFETY: build_reloptions parses into a palloc'd struct of the given size using the table.

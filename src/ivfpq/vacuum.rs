@@ -48,8 +48,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         &meta,
         pg_sys::BUFFER_LOCK_EXCLUSIVE,
         |_, buf, len| {
-            // SAFETY: honours vacuum_cost_delay (and checks for interrupts).
-            unsafe { pg_sys::vacuum_delay_point() };
+            crate::am::vacuum_delay();
             let dead: Vec<bool> = store::entries(pages::contents(buf.page(), len), entry_len)
                 .map(|(t, _, _)| is_dead(t))
                 .collect();
