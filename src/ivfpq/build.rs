@@ -188,9 +188,10 @@ fn on_workers<T: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> T +
     }
 }
 
-/// Entries of every list: packed (heap TID, code) bytes.
+/// Entries of every list: packed (heap TID, tag, code, term) bytes.
 struct Lists {
     entry_len: usize,
+    kind: Kind,
     bytes: Vec<Vec<u8>>,
 }
 
@@ -211,9 +212,10 @@ fn encode_into(
     rows: &[f32],
     lists: &mut Lists,
 ) {
-    let len = q.pq.code_len();
+    let len = lists.entry_len - format::HEADER_LEN;
+    let kind = lists.kind;
     for (ct, cr) in tids.chunks(CHUNK).zip(rows.chunks(CHUNK * q.dims)) {
-        let (ls, codes) = on_workers(pool, || train::encode_all(q, cr));
+        let (ls, codes) = on_workers(pool, || train::encode_all(q, cr, kind));
         for (i, t) in ct.iter().enumerate() {
             lists.add(ls[i], *t, &codes[i * len..(i + 1) * len]);
         }
@@ -292,7 +294,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     index: pg_sys::Relation,
     index_info: *mut pg_sys::IndexInfo,
 ) -> *mut pg_sys::IndexBuildResult {
-    let (metric, _kind, normalize) = kind_of(index);
+    let (metric, kind, normalize) = kind_of(index);
     heap_attnum(index);
     let (lists_opt, pq_m_opt, bits) = options::of_index(index);
     let typmod = typmod_dims(index);
@@ -356,6 +358,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         };
         let lists = Lists {
             entry_len: meta.entry_len(),
+            kind,
             bytes: vec![Vec::new()],
         };
         (meta, None, lists)
@@ -434,6 +437,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         };
         let mut lists = Lists {
             entry_len: meta.entry_len(),
+            kind,
             bytes: vec![Vec::new(); q.lists],
         };
         progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_ENCODE);

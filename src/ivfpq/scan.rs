@@ -1,8 +1,9 @@
 //! Index scans of `vecx_ivfpq`: `ORDER BY embedding <-> $1 LIMIT k`, streamed.
 //!
 //! 1. **Window**: the query is compared with every centroid; the `vecx.ivfpq_probes` nearest
-//!    lists are read and every entry scored by ADC (per-list lookup tables for L2, one table for
-//!    inner product and cosine). The best `vecx.ivfpq_rerank * 10` candidates are re-ranked by
+//!    lists are read and every entry scored by ADC with one lookup table per query (plus, per
+//!    list, the query's distance to the centroid and, for L2, each entry's stored term; see
+//!    `vecx_core::ivfpq::search`). The best `vecx.ivfpq_rerank * 10` candidates are re-ranked by
 //!    exact distance, reading each candidate's vector from the table through the scan's
 //!    snapshot (rows invisible to it are dropped here), and the better half of them is returned
 //!    in exact distance order (the worse half is where candidates the codes ranked lower would

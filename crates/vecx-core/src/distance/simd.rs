@@ -70,6 +70,14 @@ pub fn dist2_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) {
     dispatch!(dist2_many(x, t, k, acc))
 }
 
+/// Inner products of `x` with `k` short vectors stored dimension-major in `t`, into `acc[..k]`
+/// (the per-query ADC table of IVF-PQ). `t` must hold `x.len() * k` floats.
+#[inline]
+pub fn dot_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) {
+    assert!(t.len() >= x.len() * k && acc.len() >= k);
+    dispatch!(dot_many(x, t, k, acc))
+}
+
 /// The closest (squared L2, first on ties) of `k` short vectors stored dimension-major in `t`;
 /// `acc` is scratch of at least `k` floats.
 pub fn nearest_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) -> usize {
@@ -127,13 +135,51 @@ macro_rules! kernels {
         #[inline]
         pub fn dist2_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) {
             let acc = &mut acc[..k];
-            acc.fill(0.0);
-            for (d, xd) in x.iter().enumerate() {
-                let row = &t[d * k..(d + 1) * k];
-                for (a, c) in acc.iter_mut().zip(row) {
-                    let diff = xd - c;
-                    *a += diff * diff;
+            // Blocks of LANES centroids keep their sums in registers across the dimensions.
+            let blocks = k / LANES;
+            for b in 0..blocks {
+                let mut sum = [0f32; LANES];
+                for (d, xd) in x.iter().enumerate() {
+                    let row = &t[d * k + b * LANES..d * k + (b + 1) * LANES];
+                    for i in 0..LANES {
+                        let diff = xd - row[i];
+                        sum[i] += diff * diff;
+                    }
                 }
+                acc[b * LANES..(b + 1) * LANES].copy_from_slice(&sum);
+            }
+            for j in blocks * LANES..k {
+                let mut sum = 0f32;
+                for (d, xd) in x.iter().enumerate() {
+                    let diff = xd - t[d * k + j];
+                    sum += diff * diff;
+                }
+                acc[j] = sum;
+            }
+        }
+
+        /// `acc[j] = sum_d x[d] * t[d * k + j]` for `j < k`, blocked like [`dist2_many`].
+        $(#[$attr])?
+        #[inline]
+        pub fn dot_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) {
+            let acc = &mut acc[..k];
+            let blocks = k / LANES;
+            for b in 0..blocks {
+                let mut sum = [0f32; LANES];
+                for (d, xd) in x.iter().enumerate() {
+                    let row = &t[d * k + b * LANES..d * k + (b + 1) * LANES];
+                    for i in 0..LANES {
+                        sum[i] += xd * row[i];
+                    }
+                }
+                acc[b * LANES..(b + 1) * LANES].copy_from_slice(&sum);
+            }
+            for j in blocks * LANES..k {
+                let mut sum = 0f32;
+                for (d, xd) in x.iter().enumerate() {
+                    sum += xd * t[d * k + j];
+                }
+                acc[j] = sum;
             }
         }
 

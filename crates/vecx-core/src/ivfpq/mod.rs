@@ -11,10 +11,12 @@
 //! * [`train`]: the whole training pipeline (coarse k-means, residuals, PQ), stepped, plus
 //!   parallel encoding;
 //! * [`search`]: query preparation, list ranking and per-list scoring;
-//! * [`format`]: the on-disk format.
+//! * [`format`]: the on-disk format;
+//! * [`bf16`]: the half-width floats the quantizer and the L2 terms are stored as.
 //!
 //! Metrics: L2 works on raw vectors; cosine normalises rows and queries and then is an inner
 //! product; inner product uses residual codes with the list's `<q, centroid>` added back.
+pub mod bf16;
 pub mod format;
 pub mod kmeans;
 pub mod pq;

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::OnceLock;
 
-use super::kmeans::{dist2, nearest_transposed, transpose, KMeans};
+use super::kmeans::{nearest_transposed, transpose, KMeans};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ProductQuantizer {
@@ -27,7 +27,9 @@ pub struct ProductQuantizer {
     pub bits: u8,
     /// Start dimension of each sub-space, then `dims` (`m + 1` entries).
     pub bounds: Vec<u32>,
-    /// Sub-space `s` holds `ksub` centroids of its width, starting at float `ksub * bounds[s]`.
+    /// Sub-space `s` holds `ksub` centroids of its width, starting at float `ksub * bounds[s]`
+    /// (bf16 values, stored as such).
+    #[serde(with = "super::bf16::vec")]
     pub codebooks: Vec<f32>,
     /// The codebooks dimension-major per sub-space (for encoding), computed on first use.
     #[serde(skip)]
@@ -135,8 +137,10 @@ impl PqTrainer {
         }
     }
 
+    /// The trained quantizer, its codebooks rounded to bf16 (see [`super::bf16`]).
     pub fn finish(mut self) -> ProductQuantizer {
         while self.step() != PqStep::Done {}
+        super::bf16::round_all(&mut self.codebooks);
         ProductQuantizer {
             dims: self.dims,
             m: self.m,
@@ -168,17 +172,23 @@ impl ProductQuantizer {
         &self.codebooks[ksub * lo..ksub * hi]
     }
 
-    /// Encodes `x` (`dims` floats) into `out` (`code_len` bytes).
-    pub fn encode(&self, x: &[f32], out: &mut [u8]) {
-        let ksub = self.ksub();
-        let t = self.transposed.get_or_init(|| {
+    /// The codebooks dimension-major per sub-space: sub-space `s` starts at float `ksub * lo`
+    /// and holds, for each of its dimensions, that coordinate of all `ksub` centroids.
+    fn transposed(&self) -> &[f32] {
+        self.transposed.get_or_init(|| {
             (0..self.m)
                 .flat_map(|s| {
                     let (lo, hi) = self.sub(s);
                     transpose(self.codebook(s), hi - lo)
                 })
                 .collect()
-        });
+        })
+    }
+
+    /// Encodes `x` (`dims` floats) into `out` (`code_len` bytes).
+    pub fn encode(&self, x: &[f32], out: &mut [u8]) {
+        let ksub = self.ksub();
+        let t = self.transposed();
         let mut acc = [0f32; 256];
         out.fill(0);
         for s in 0..self.m {
@@ -204,28 +214,41 @@ impl ProductQuantizer {
     /// residual `r` against a list centroid.
     pub fn table_l2(&self, r: &[f32], table: &mut Vec<f32>) {
         let ksub = self.ksub();
-        table.clear();
-        table.reserve(self.m * ksub);
-        for s in 0..self.m {
+        let t = self.transposed();
+        table.resize(self.m * ksub, 0.0);
+        for (s, out) in table.chunks_exact_mut(ksub).enumerate() {
             let (lo, hi) = self.sub(s);
-            for c in self.codebook(s).chunks_exact(hi - lo) {
-                table.push(dist2(&r[lo..hi], c) as f32);
+            // All of the sub-space's centroids at once, one dimension at a time (vectorised).
+            crate::distance::simd::dist2_many(&r[lo..hi], &t[ksub * lo..ksub * hi], ksub, out);
+        }
+    }
+
+    /// ADC table for the inner product scaled by `-scale`: `table[s * ksub + j] = -scale *
+    /// <q_s, c_{s,j}>` (`scale` 1 for the inner-product kinds, 2 for L2 with stored terms).
+    pub fn table_dot(&self, q: &[f32], scale: f32, table: &mut Vec<f32>) {
+        let ksub = self.ksub();
+        let t = self.transposed();
+        table.resize(self.m * ksub, 0.0);
+        for (s, out) in table.chunks_exact_mut(ksub).enumerate() {
+            let (lo, hi) = self.sub(s);
+            crate::distance::simd::dot_many(&q[lo..hi], &t[ksub * lo..ksub * hi], ksub, out);
+            for v in out.iter_mut() {
+                *v *= -scale;
             }
         }
     }
 
-    /// ADC table for the negative inner product: `table[s * ksub + j] = -<q_s, c_{s,j}>`.
-    pub fn table_dot(&self, q: &[f32], table: &mut Vec<f32>) {
-        let ksub = self.ksub();
-        table.clear();
-        table.reserve(self.m * ksub);
-        for s in 0..self.m {
-            let (lo, hi) = self.sub(s);
-            for c in self.codebook(s).chunks_exact(hi - lo) {
-                let d: f32 = q[lo..hi].iter().zip(c).map(|(a, b)| a * b).sum();
-                table.push(-d);
-            }
+    /// The L2 term of a code in the list of centroid `c`: `|r|^2 + 2 <c, r>` for the residual
+    /// `r` the code stands for. With it, `|q - c - r|^2 = |q - c|^2 + term - 2 <q, r>`: one
+    /// scalar per list and one inner-product table per query replace a table per probed list.
+    pub fn l2_term(&self, c: &[f32], code: &[u8]) -> f32 {
+        let r = self.decode(code);
+        let (mut norm, mut dot) = (0f64, 0f64);
+        for (x, cx) in r.iter().zip(c) {
+            norm += (*x as f64) * (*x as f64);
+            dot += (*x as f64) * (*cx as f64);
         }
+        (norm + 2.0 * dot) as f32
     }
 
     /// The approximate distance of `code` from an ADC table.
@@ -266,10 +289,12 @@ fn get_code(code: &[u8], s: usize, bits: u8) -> u8 {
 }
 
 /// Sum of table lookups: the inner loop of an IVF-PQ scan. At 8 bits the code bytes index
-/// consecutive 256-entry rows; at 4 bits each byte holds two sub-space codes.
+/// consecutive 256-entry rows; at 4 bits each byte holds two sub-space codes. A code of the
+/// wrong length (a damaged page) is summed as far as both it and the `m` rows go.
 #[inline]
 pub fn adc(table: &[f32], code: &[u8], m: usize, bits: u8) -> f32 {
     if bits == 8 {
+        let m = m.min(code.len());
         let mut acc = [0f32; 4];
         let chunks = m / 4;
         for i in 0..chunks {
@@ -287,6 +312,9 @@ pub fn adc(table: &[f32], code: &[u8], m: usize, bits: u8) -> f32 {
         let mut sum = 0f32;
         for (i, b) in code.iter().enumerate() {
             let s = 2 * i;
+            if s >= m {
+                break;
+            }
             sum += table[(s << 4) + (b & 0x0f) as usize];
             if s + 1 < m {
                 sum += table[((s + 1) << 4) + (b >> 4) as usize];

@@ -69,7 +69,7 @@ fn pq_reconstructs_and_adc_matches_decoded_distance() {
         let mut table = Vec::new();
         pq.table_l2(&q, &mut table);
         let mut dtable = Vec::new();
-        pq.table_dot(&q, &mut dtable);
+        pq.table_dot(&q, 1.0, &mut dtable);
         for row in x.chunks_exact(dims).take(300) {
             pq.encode(row, &mut code);
             let back = pq.decode(&code);
@@ -92,6 +92,45 @@ fn pq_reconstructs_and_adc_matches_decoded_distance() {
     }
 }
 
+/// The L2 score (list constant + stored term + one inner-product table per query) is the
+/// squared distance from the query to the decoded vector, like a per-list residual table.
+#[test]
+fn l2_term_score_is_distance_to_decoded_vector() {
+    for bits in [8u8, 4] {
+        let (n, dims) = (2000, 12);
+        let x = data(n, dims, 8, 21);
+        let quant = Training::new(x.clone(), dims, 8, 5, bits, 3).finish();
+        let len = quant.pq.code_len() + Kind::L2.term_len();
+        let (lists, codes) = encode_all(&quant, &x, Kind::L2);
+        let q: Vec<f32> = x[dims..2 * dims].iter().map(|v| v * 0.9 + 0.3).collect();
+        let mut s = QueryScorer::new(Kind::L2, false, &q, &quant);
+        let mut table = Vec::new();
+        for (i, code) in codes.chunks_exact(len).enumerate().take(400) {
+            let l = lists[i] as usize;
+            s.enter_list(&quant, l as u32);
+            let c = &quant.centroids[l * dims..(l + 1) * dims];
+            let back: Vec<f32> = quant
+                .pq
+                .decode(&code[..quant.pq.code_len()])
+                .iter()
+                .zip(c)
+                .map(|(r, c)| r + c)
+                .collect();
+            let exact = crate::distance::l2_squared(&q, &back) as f32;
+            let got = s.score(&quant, code);
+            // The term is a bf16: within 1/256 of the f32 term.
+            let term = quant.pq.l2_term(c, &code[..quant.pq.code_len()]);
+            let tol = 1e-3 * exact.max(1.0) + term.abs() / 256.0;
+            assert!((exact - got).abs() <= tol, "bits {bits}: {exact} vs {got}");
+            // The per-list residual table gives the same.
+            let r: Vec<f32> = q.iter().zip(c).map(|(a, b)| a - b).collect();
+            quant.pq.table_l2(&r, &mut table);
+            let per_list = quant.pq.adc(&table, &code[..quant.pq.code_len()]);
+            assert!((per_list - got).abs() <= tol);
+        }
+    }
+}
+
 fn recall(metric: Metric, bits: u8) -> f64 {
     let (n, dims, k) = (4000, 32, 10);
     let x = data(n, dims, 20, 11);
@@ -101,8 +140,8 @@ fn recall(metric: Metric, bits: u8) -> f64 {
         .flat_map(|r| prepare(normalize, r))
         .collect();
     let quant = Training::new(prepared.clone(), dims, 40, default_pq_m(dims), bits, 9).finish();
-    let (lists, codes) = encode_all(&quant, &prepared);
-    let len = quant.pq.code_len();
+    let (lists, codes) = encode_all(&quant, &prepared, kind);
+    let len = quant.pq.code_len() + kind.term_len();
     let queries = data(50, dims, 20, 12);
     let mut hits = 0;
     for q in queries.chunks_exact(dims) {

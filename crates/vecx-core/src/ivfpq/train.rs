@@ -2,9 +2,10 @@
 //! bounded step at a time, and encoding rows in parallel.
 use rayon::prelude::*;
 
-use super::format::Quantizer;
+use super::format::{Quantizer, TERM_LEN};
 use super::kmeans::{self, KMeans};
 use super::pq::{PqStep, PqTrainer};
+use super::search::Kind;
 
 /// Lloyd iterations for the coarse centroids and for each PQ sub-space.
 pub const COARSE_ITERATIONS: usize = 15;
@@ -70,7 +71,9 @@ impl Training {
             Phase::Coarse(mut km) => {
                 let s = km.step();
                 if s == kmeans::Step::Done {
-                    let centroids = km.centroids().to_vec();
+                    let mut centroids = km.centroids().to_vec();
+                    // Stored as bf16: residuals and codes are made against the stored values.
+                    super::bf16::round_all(&mut centroids);
                     let n = self.sample.len() / self.dims;
                     let take = n.min(PQ_TRAIN_ROWS);
                     // The sample is already a random draw: its first rows are a random subset.
@@ -153,18 +156,24 @@ pub fn prepare(normalize: bool, x: &[f32]) -> Vec<f32> {
     v
 }
 
-/// The list and PQ code of one prepared row.
-pub fn encode(q: &Quantizer, x: &[f32], code: &mut [u8]) -> u32 {
+/// The list and entry tail of one prepared row: the PQ code of its residual, then, when `out`
+/// has room for it (L2 indexes, [`Kind::term_len`]), its L2 term.
+pub fn encode(q: &Quantizer, x: &[f32], out: &mut [u8]) -> u32 {
     let (c, _) = kmeans::nearest(&q.centroids, q.dims, x);
     let cv = &q.centroids[c * q.dims..(c + 1) * q.dims];
     let r: Vec<f32> = x.iter().zip(cv).map(|(a, b)| a - b).collect();
+    let (code, term) = out.split_at_mut(q.pq.code_len().min(out.len()));
     q.pq.encode(&r, code);
+    if let Some(t) = term.first_chunk_mut::<TERM_LEN>() {
+        *t = super::bf16::to_bits(q.pq.l2_term(cv, code)).to_le_bytes();
+    }
     c as u32
 }
 
-/// Encodes prepared rows (`n * dims`) on rayon threads: the list of each and the codes, packed.
-pub fn encode_all(q: &Quantizer, rows: &[f32]) -> (Vec<u32>, Vec<u8>) {
-    let len = q.pq.code_len();
+/// Encodes prepared rows (`n * dims`) on rayon threads: the list of each and the entry tails
+/// (code and term, see [`encode`]) for `kind`, packed.
+pub fn encode_all(q: &Quantizer, rows: &[f32], kind: Kind) -> (Vec<u32>, Vec<u8>) {
+    let len = q.pq.code_len() + kind.term_len();
     let n = rows.len() / q.dims;
     let mut codes = vec![0u8; n * len];
     let lists: Vec<u32> = rows
