@@ -4,7 +4,8 @@
 //! simsimd returns `None` only when the two slices differ in length; we pass equal-length
 //! prefixes, so the fallback to the scalar reference is unreachable in practice but keeps the
 //! functions total.
-#![allow(unsafe_code)] // the one place allowed: calling the AVX2 build after detecting AVX2
+#![allow(unsafe_code)] // the one place allowed: calling the AVX2 build after detecting AVX2,
+                       // and matrixmultiply's pointer-based sgemm
 use simsimd::SpatialSimilarity;
 
 use super::scalar;
@@ -76,6 +77,43 @@ pub fn dist2_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) {
 pub fn dot_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) {
     assert!(t.len() >= x.len() * k && acc.len() >= k);
     dispatch!(dot_many(x, t, k, acc))
+}
+
+/// `out[i * k + j] = <a_i, b_j>` for the `n` rows `a_i` of `a` and the `k` rows `b_j` of `b`
+/// (all `dim` floats, row-major): a matrix product, by matrixmultiply's blocked, runtime-
+/// dispatched sgemm (many times faster than `n * k` separate inner products once `n` and `k`
+/// are in the dozens: each loaded value is used across a register tile). Assigning rows to
+/// k-means centroids is this product plus the centroid norms.
+pub fn dot_matrix(a: &[f32], n: usize, b: &[f32], k: usize, dim: usize, out: &mut [f32]) {
+    assert!(a.len() >= n * dim && b.len() >= k * dim && out.len() >= n * k);
+    if n == 0 || k == 0 {
+        return;
+    }
+    if dim == 0 {
+        out[..n * k].fill(0.0);
+        return;
+    }
+    // SAFETY: A is n x dim (row stride dim), B is dim x k read from b's rows (row stride 1,
+    // column stride dim), C is n x k (row stride k); the asserts above keep every element in
+    // bounds, and C (a &mut slice) aliases neither input. beta = 0, so C is only written.
+    unsafe {
+        matrixmultiply::sgemm(
+            n,
+            dim,
+            k,
+            1.0,
+            a.as_ptr(),
+            dim as isize,
+            1,
+            b.as_ptr(),
+            1,
+            dim as isize,
+            0.0,
+            out.as_mut_ptr(),
+            k as isize,
+            1,
+        );
+    }
 }
 
 /// The closest (squared L2, first on ties) of `k` short vectors stored dimension-major in `t`;

@@ -269,7 +269,12 @@ pub fn nearest(centroids: &[f32], dim: usize, x: &[f32]) -> (usize, f64) {
     best
 }
 
-/// The closest centroid of every point, in parallel.
+/// Points per matrix product in [`assign_all`]: enough rows to amortise packing the centroids.
+const ASSIGN_BLOCK: usize = 128;
+
+/// The closest centroid of every point, in parallel. Short vectors (PQ sub-spaces) go through
+/// dimension-major centroids; long ones in blocks of points by matrix products:
+/// `argmin_j |c_j|^2 - 2 <x, c_j>` (the `|x|^2` term is the same for every centroid).
 pub fn assign_all(data: &[f32], dim: usize, centroids: &[f32]) -> Vec<u32> {
     if dim < 32 {
         let t = transpose(centroids, dim);
@@ -282,9 +287,30 @@ pub fn assign_all(data: &[f32], dim: usize, centroids: &[f32]) -> Vec<u32> {
             )
             .collect();
     }
-    data.par_chunks_exact(dim)
-        .map(|x| nearest(centroids, dim, x).0 as u32)
-        .collect()
+    let k = centroids.len() / dim;
+    let norms: Vec<f32> = centroids
+        .chunks_exact(dim)
+        .map(|c| crate::distance::dot(c, c) as f32)
+        .collect();
+    let mut out = vec![0u32; data.len() / dim];
+    data.par_chunks(ASSIGN_BLOCK * dim)
+        .zip(out.par_chunks_mut(ASSIGN_BLOCK))
+        .for_each_init(Vec::new, |g, (rows, out)| {
+            let n = rows.len() / dim;
+            g.resize(n * k, 0.0);
+            crate::distance::simd::dot_matrix(rows, n, centroids, k, dim, g);
+            for (o, dots) in out.iter_mut().zip(g.chunks_exact(k)) {
+                let mut best = (0, f32::INFINITY);
+                for (j, (d, n)) in dots.iter().zip(&norms).enumerate() {
+                    let s = n - 2.0 * d;
+                    if s < best.1 {
+                        best = (j, s);
+                    }
+                }
+                *o = best.0 as u32;
+            }
+        });
+    out
 }
 
 /// Centroids (`k` rows of `dim`) stored dimension-major (`dim` rows of `k`), for

@@ -397,3 +397,22 @@ fn transposed_nearest_matches_plain_nearest() {
         }
     }
 }
+
+/// The matrix-product assignment (long vectors) picks a nearest centroid: its distance equals
+/// the brute-force minimum up to rounding, on blocks of every size (n not a multiple of the
+/// block) and for k not a multiple of anything.
+#[test]
+fn assign_all_by_matrix_product_finds_nearest() {
+    for (n, dims, k) in [(1, 32, 1), (300, 40, 37), (1000, 128, 200), (129, 64, 3)] {
+        let x = data(n, dims, 10, 31);
+        let centroids = data(k, dims, 10, 32);
+        let got = super::kmeans::assign_all(&x, dims, &centroids);
+        assert_eq!(got.len(), n);
+        for (i, row) in x.chunks_exact(dims).enumerate() {
+            let (_, best) = super::kmeans::nearest(&centroids, dims, row);
+            let c = got[i] as usize;
+            let d = crate::distance::l2_squared(row, &centroids[c * dims..(c + 1) * dims]);
+            assert!(d <= best + 1e-4 * best.max(1.0), "row {i}: {d} vs {best}");
+        }
+    }
+}

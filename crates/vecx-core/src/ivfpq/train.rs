@@ -160,6 +160,12 @@ pub fn prepare(normalize: bool, x: &[f32]) -> Vec<f32> {
 /// has room for it (L2 indexes, [`Kind::term_len`]), its L2 term.
 pub fn encode(q: &Quantizer, x: &[f32], out: &mut [u8]) -> u32 {
     let (c, _) = kmeans::nearest(&q.centroids, q.dims, x);
+    encode_in(q, x, c, out);
+    c as u32
+}
+
+/// The entry tail of one prepared row in list `c` (see [`encode`]).
+fn encode_in(q: &Quantizer, x: &[f32], c: usize, out: &mut [u8]) {
     let cv = &q.centroids[c * q.dims..(c + 1) * q.dims];
     let r: Vec<f32> = x.iter().zip(cv).map(|(a, b)| a - b).collect();
     let (code, term) = out.split_at_mut(q.pq.code_len().min(out.len()));
@@ -167,7 +173,6 @@ pub fn encode(q: &Quantizer, x: &[f32], out: &mut [u8]) -> u32 {
     if let Some(t) = term.first_chunk_mut::<TERM_LEN>() {
         *t = super::bf16::to_bits(q.pq.l2_term(cv, code)).to_le_bytes();
     }
-    c as u32
 }
 
 /// Encodes prepared rows (`n * dims`) on rayon threads: the list of each and the entry tails
@@ -176,10 +181,10 @@ pub fn encode_all(q: &Quantizer, rows: &[f32], kind: Kind) -> (Vec<u32>, Vec<u8>
     let len = q.pq.code_len() + kind.term_len();
     let n = rows.len() / q.dims;
     let mut codes = vec![0u8; n * len];
-    let lists: Vec<u32> = rows
-        .par_chunks_exact(q.dims)
+    let lists = kmeans::assign_all(rows, q.dims, &q.centroids);
+    rows.par_chunks_exact(q.dims)
         .zip(codes.par_chunks_exact_mut(len.max(1)))
-        .map(|(x, code)| encode(q, x, code))
-        .collect();
+        .zip(&lists)
+        .for_each(|((x, code), l)| encode_in(q, x, *l as usize, code));
     (lists, codes)
 }
