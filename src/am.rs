@@ -133,13 +133,39 @@ pub struct CostArgs {
     pub pages: *mut f64,
 }
 
+/// What an AM's cost function returns to [`estimate`].
+pub struct Costs {
+    /// Cost of the work before the first row (the initial search window).
+    pub startup: f64,
+    /// Pages that work reads (index pages, plus table pages for re-ranking).
+    pub startup_pages: f64,
+    /// The fraction of the index that work reads (elements visited, lists probed).
+    pub startup_fraction: f64,
+    /// Cost of visiting everything (the exact phase of a heavily filtered scan).
+    pub total: f64,
+}
+
 /// The cost skeleton both AMs share: without `ORDER BY <distance>` the index is useless
-/// (prohibitive cost); otherwise `costs(index, tuples, all, generic)` returns (startup, total),
-/// where `all` is the index cost of visiting every tuple and `generic(n)` that of visiting `n`
-/// (`genericcostestimate`).
+/// (prohibitive cost); otherwise `costs(index, tuples, all, generic)` returns [`Costs`], where
+/// `all` is `genericcostestimate` for visiting every index tuple and `generic(n)` for visiting
+/// `n`.
+///
+/// **TOAST.** Vectors of more than about 500 dimensions are stored out of line (TOAST), so a
+/// table of 1536-d embeddings has few heap pages and the planner costs a sequential scan by
+/// those pages alone, not by the TOAST pages every row's distance reads. Costed honestly, the
+/// index's initial search (hundreds of random page reads) then loses to a "cheap" sequential
+/// scan that in fact reads every vector. As pgvector does, when the startup work reads more
+/// pages than the table has (and reads less than half the index), those pages are costed as
+/// sequential and capped at the table's page count: the index then wins an unfiltered `ORDER BY
+/// ... LIMIT`, and still loses when a selective filter brings the cost toward `total`.
 pub fn estimate(
     a: CostArgs,
-    costs: impl FnOnce(pg_sys::Relation, f64, f64, &dyn Fn(f64) -> f64) -> (f64, f64),
+    costs: impl FnOnce(
+        pg_sys::Relation,
+        f64,
+        &pg_sys::GenericCosts,
+        &dyn Fn(f64) -> pg_sys::GenericCosts,
+    ) -> Costs,
 ) {
     // SAFETY: the planner passes valid pointers; the index is opened without a lock (the
     // planner holds one) for its meta page; genericcostestimate fills `costs`.
@@ -152,24 +178,30 @@ pub fn estimate(
             *a.pages = 0.0;
             return;
         }
-        let tuples = (*(*a.path).indexinfo).tuples.max(1.0);
+        let info = (*a.path).indexinfo;
+        let tuples = (*info).tuples.max(1.0);
         let generic = |n: f64| -> pg_sys::GenericCosts {
             let mut c: pg_sys::GenericCosts = std::mem::zeroed();
             c.numIndexTuples = n;
             pg_sys::genericcostestimate(a.root, a.path, a.loop_count, &mut c);
             c
         };
-        let index = pg_sys::index_open(
-            (*(*a.path).indexinfo).indexoid,
-            pg_sys::NoLock as pg_sys::LOCKMODE,
-        );
+        let index = pg_sys::index_open((*info).indexoid, pg_sys::NoLock as pg_sys::LOCKMODE);
         let all = generic(tuples);
-        let (startup, total) = costs(index, tuples, all.indexTotalCost, &|n| {
-            generic(n).indexTotalCost
-        });
+        let c = costs(index, tuples, &all, &generic);
         pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
+        let mut startup = c.startup;
+        let heap_pages = (*(*info).rel).pages as f64;
+        if c.startup_pages > heap_pages && c.startup_fraction < 0.5 {
+            let mut random = 0.0;
+            let mut seq = 0.0;
+            pg_sys::get_tablespace_page_costs((*info).reltablespace, &mut random, &mut seq);
+            startup -= c.startup_pages * (random - seq).max(0.0);
+            startup -= (c.startup_pages - heap_pages) * seq;
+            startup = startup.max(0.0);
+        }
         *a.startup = startup;
-        *a.total = total.max(startup);
+        *a.total = c.total.max(startup);
         *a.selectivity = 1.0;
         *a.correlation = 0.0;
         *a.pages = all.numIndexPages;

@@ -11,7 +11,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::am::{estimate, CostArgs};
+use crate::am::{estimate, CostArgs, Costs};
 use crate::gucs::HNSW_EF_SEARCH;
 
 #[pg_guard]
@@ -47,6 +47,12 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         let levels = tuples.ln() / m.ln();
         let share = (0.55 * tuples.ln() / (m.ln() * (1.0 + ef.ln()))).min(1.0);
         let visited = (levels * m + 2.0 * m * ef * share).clamp(1.0, tuples);
-        (generic(visited), all)
+        let window = generic(visited);
+        Costs {
+            startup: window.indexTotalCost,
+            startup_pages: window.numIndexPages,
+            startup_fraction: visited / tuples,
+            total: all.indexTotalCost,
+        }
     });
 }

@@ -7,7 +7,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::am::{estimate, CostArgs};
+use crate::am::{estimate, CostArgs, Costs};
 use crate::gucs::{IVFPQ_PROBES, IVFPQ_RERANK};
 
 #[pg_guard]
@@ -40,9 +40,12 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         // SAFETY: reading a planner GUC.
         let heap_read = unsafe { pg_sys::random_page_cost };
         let window = generic((tuples * probes / lists).max(1.0));
-        (
-            window + rerank.min(tuples) * heap_read,
-            all + tuples * heap_read,
-        )
+        let reads = rerank.min(tuples);
+        Costs {
+            startup: window.indexTotalCost + reads * heap_read,
+            startup_pages: window.numIndexPages + reads,
+            startup_fraction: probes / lists,
+            total: all.indexTotalCost + tuples * heap_read,
+        }
     });
 }
