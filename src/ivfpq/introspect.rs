@@ -13,13 +13,17 @@ use crate::pages::{self, corrupted};
 /// group's chain, packed pages shared only by lists whose ranges hold them, `chain_last` and
 /// `hint` where the directory says, and (in one
 /// pass over every list page) each entry tagged with a list that reaches its page and holding a
-/// valid heap TID: an entry no walk of its list reaches would be invisible to scans.
-fn list_sizes(index: pg_sys::Relation) -> Vec<usize> {
+/// valid heap TID: an entry no walk of its list reaches would be invisible to scans. With
+/// `terms`, also that each L2 entry's stored term is the one its code and list give.
+fn list_sizes(index: pg_sys::Relation, terms: bool) -> Vec<usize> {
     let meta = read_meta(index);
     let blocks = Blocks::new(index);
-    if meta.trained == 1 && store::quantizer(index, &meta, &blocks).is_none() {
+    let quant = store::quantizer(index, &meta, &blocks);
+    if meta.trained == 1 && quant.is_none() {
         corrupted(index, "Trained index without a quantizer.");
     }
+    // The quantizer when entries carry L2 terms to verify.
+    let term_quant = quant.filter(|q| terms && meta.code_len() > q.pq.code_len());
     let entry_len = meta.entry_len();
     // Lists that reach each page.
     let mut reached: HashMap<u32, Vec<u32>> = HashMap::new();
@@ -86,7 +90,7 @@ fn list_sizes(index: pg_sys::Relation) -> Vec<usize> {
     }
     each_list_page(index, &meta, pg_sys::BUFFER_LOCK_SHARE, |blk, buf, len| {
         let lists = reached.get(&blk).map(Vec::as_slice).unwrap_or(&[]);
-        for (tid, tag, _) in store::entries(pages::contents(buf.page(), len), entry_len) {
+        for (tid, tag, code) in store::entries(pages::contents(buf.page(), len), entry_len) {
             if tid.offset == 0 || tid.block == pg_sys::InvalidBlockNumber {
                 corrupted(index, format!("List page {blk} holds an invalid heap TID."));
             }
@@ -98,6 +102,18 @@ fn list_sizes(index: pg_sys::Relation) -> Vec<usize> {
                     ),
                 );
             }
+            if let Some(q) = &term_quant {
+                let (pq, term) = code.split_at(q.pq.code_len());
+                let want = vecx_core::ivfpq::train::term_bits(q, tag as usize, pq);
+                if term[..vecx_core::ivfpq::format::TERM_LEN] != want.to_le_bytes() {
+                    corrupted(
+                        index,
+                        format!(
+                            "List page {blk} holds an entry whose L2 term does not match its code."
+                        ),
+                    );
+                }
+            }
         }
         len
     });
@@ -105,7 +121,7 @@ fn list_sizes(index: pg_sys::Relation) -> Vec<usize> {
 }
 
 pub fn stats(index: pg_sys::Relation) -> Stats {
-    let sizes = list_sizes(index);
+    let sizes = list_sizes(index, false);
     let rows: usize = sizes.iter().sum();
     let sq: f64 = sizes.iter().map(|s| (*s as f64).powi(2)).sum();
     Stats {
@@ -120,5 +136,5 @@ pub fn stats(index: pg_sys::Relation) -> Stats {
 }
 
 pub fn check(index: pg_sys::Relation) {
-    list_sizes(index);
+    list_sizes(index, true);
 }

@@ -126,7 +126,10 @@ impl KMeans {
         }
         let moved = self.lloyd();
         self.iteration += 1;
-        if moved == 0 && self.iteration > 1 {
+        // Converged enough: at most 0.5% of the points changed cluster (mnist10k's 180 lists
+        // get there in 13 iterations; the last ones moved a few dozen points and changed no
+        // recall figure).
+        if self.iteration > 1 && moved * 200 <= self.n() {
             self.done = true;
         }
         Step::Iteration {
