@@ -14,9 +14,18 @@ use std::sync::RwLock;
 
 use rayon::prelude::*;
 
-use super::select::{neighbors_for_insert, select_neighbors};
+use super::select::{self, neighbors_for_insert};
 use super::{GraphView, Params, Scored};
 use crate::distance::Metric;
+
+/// One neighbour list: each neighbour with its distance from the element (a list that
+/// overflows is pruned without recomputing the distances it knows) and, when the list came from
+/// a selection, the heuristic's flags for [`select::reselect`] (empty otherwise).
+#[derive(Default)]
+struct Links {
+    list: Vec<Scored<u32>>,
+    diverse: Vec<bool>,
+}
 
 pub struct MemGraph {
     pub dim: usize,
@@ -25,7 +34,7 @@ pub struct MemGraph {
     vectors: Vec<f32>,
     levels: Vec<u8>,
     /// neighbors[element][level]
-    neighbors: Vec<Vec<RwLock<Vec<u32>>>>,
+    neighbors: Vec<Vec<RwLock<Links>>>,
     entry: RwLock<Option<(u32, usize)>>,
 }
 
@@ -34,7 +43,11 @@ pub struct MemGraph {
 /// `maintenance_work_mem`.
 pub fn bytes_per_element(dim: usize, params: &Params) -> usize {
     let lists = 2 * params.m + params.m / (params.m.max(2) - 1) + 1;
-    dim * 4 + lists * 4 + 2 * (std::mem::size_of::<RwLock<Vec<u32>>>() + 8) + 32
+    dim * 4
+        + lists * std::mem::size_of::<Scored<u32>>()
+        + lists
+        + 2 * (std::mem::size_of::<RwLock<Links>>() + 8)
+        + 32
 }
 
 impl MemGraph {
@@ -50,7 +63,12 @@ impl MemGraph {
             .iter()
             .map(|l| {
                 (0..=*l as usize)
-                    .map(|lc| RwLock::new(Vec::with_capacity(params.max_neighbors(lc))))
+                    .map(|lc| {
+                        RwLock::new(Links {
+                            list: Vec::with_capacity(params.max_neighbors(lc)),
+                            diverse: Vec::new(),
+                        })
+                    })
                     .collect()
             })
             .collect();
@@ -91,7 +109,10 @@ impl MemGraph {
     pub fn neighbor_lists(&self, id: u32) -> Vec<Vec<u32>> {
         self.neighbors[id as usize]
             .iter()
-            .map(|l| l.read().unwrap_or_else(|e| e.into_inner()).clone())
+            .map(|l| {
+                let l = l.read().unwrap_or_else(|e| e.into_inner());
+                l.list.iter().map(|s| s.id).collect()
+            })
             .collect()
     }
 
@@ -120,7 +141,10 @@ impl MemGraph {
         for (lc, chosen) in &chosen_per_level {
             *self.neighbors[q as usize][*lc]
                 .write()
-                .unwrap_or_else(|e| e.into_inner()) = chosen.iter().map(|s| s.id).collect();
+                .unwrap_or_else(|e| e.into_inner()) = Links {
+                list: chosen.clone(),
+                diverse: Vec::new(),
+            };
         }
         for (lc, chosen) in &chosen_per_level {
             for n in chosen {
@@ -142,26 +166,24 @@ impl MemGraph {
         let Some(list) = self.neighbors[from as usize].get(level) else {
             return;
         };
-        let mut list = list.write().unwrap_or_else(|e| e.into_inner());
-        if list.contains(&to) {
+        let mut links = list.write().unwrap_or_else(|e| e.into_inner());
+        if links.list.iter().any(|s| s.id == to) {
             return;
         }
-        if list.len() < max {
-            list.push(to);
+        let new = Scored { dist, id: to };
+        if links.list.len() < max {
+            links.list.push(new);
+            links.diverse.clear();
             return;
         }
-        let mut cands: Vec<Scored<u32>> = list
-            .iter()
-            .map(|&x| Scored {
-                dist: self.distance_between(from, x),
-                id: x,
-            })
-            .collect();
-        cands.push(Scored { dist, id: to });
-        *list = select_neighbors(self, &cands, max)
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
+        let (list, diverse) = if links.diverse.len() == links.list.len() {
+            select::reselect(self, &links.list, &links.diverse, new, max)
+        } else {
+            let mut cands = links.list.clone();
+            cands.push(new);
+            select::select_neighbors_flagged(self, &cands, max)
+        };
+        *links = Links { list, diverse };
     }
 }
 
@@ -178,7 +200,13 @@ impl GraphView for MemGraph {
 
     fn neighbors(&self, id: u32, level: usize) -> Vec<u32> {
         match self.neighbors[id as usize].get(level) {
-            Some(l) => l.read().unwrap_or_else(|e| e.into_inner()).clone(),
+            Some(l) => l
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .list
+                .iter()
+                .map(|s| s.id)
+                .collect(),
             None => Vec::new(),
         }
     }

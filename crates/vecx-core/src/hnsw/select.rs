@@ -16,11 +16,23 @@ pub fn select_neighbors<G: GraphView>(
     candidates: &[Scored<G::Id>],
     m: usize,
 ) -> Vec<Scored<G::Id>> {
+    select_neighbors_flagged(g, candidates, m).0
+}
+
+/// [`select_neighbors`], also returning for each chosen neighbour whether the heuristic kept it
+/// as diverse (`true`) or it filled a slot from the pruned ones (`false`); the flags are empty
+/// when there were no more than `m` candidates (all are taken, none is checked). A list that
+/// keeps these flags can take one more candidate with [`reselect`] instead of a full run.
+pub fn select_neighbors_flagged<G: GraphView>(
+    g: &G,
+    candidates: &[Scored<G::Id>],
+    m: usize,
+) -> (Vec<Scored<G::Id>>, Vec<bool>) {
     let mut sorted: Vec<Scored<G::Id>> = candidates.to_vec();
     sorted.sort();
     sorted.dedup_by(|a, b| a.id == b.id);
     if sorted.len() <= m {
-        return sorted;
+        return (sorted, Vec::new());
     }
     let mut kept: Vec<Scored<G::Id>> = Vec::with_capacity(m);
     let mut pruned: Vec<Scored<G::Id>> = Vec::new();
@@ -28,20 +40,102 @@ pub fn select_neighbors<G: GraphView>(
         if kept.len() >= m {
             break;
         }
-        let diverse = kept.iter().all(|r| g.distance_between(c.id, r.id) > c.dist);
-        if diverse {
+        if diverse(g, &c, &kept) {
             kept.push(c);
         } else {
             pruned.push(c);
         }
     }
-    for p in pruned {
+    fill(kept, pruned, m)
+}
+
+/// Whether `c` is closer to the base element than to every element of `kept`.
+fn diverse<G: GraphView>(g: &G, c: &Scored<G::Id>, kept: &[Scored<G::Id>]) -> bool {
+    kept.iter().all(|r| g.distance_between(c.id, r.id) > c.dist)
+}
+
+/// The kept neighbours (diverse) followed by the closest pruned ones, up to `m`.
+fn fill<I: Copy>(
+    kept: Vec<Scored<I>>,
+    pruned: Vec<Scored<I>>,
+    m: usize,
+) -> (Vec<Scored<I>>, Vec<bool>) {
+    let mut flags = vec![true; kept.len()];
+    let mut out = kept;
+    for p in pruned.into_iter().take(m.saturating_sub(out.len())) {
+        out.push(p);
+        flags.push(false);
+    }
+    (out, flags)
+}
+
+/// The heuristic over `list` plus one `new` candidate, when `list` (at most `m` neighbours,
+/// distinct, `new` not among them) came from a selection with its flags `diverse`: the result
+/// equals [`select_neighbors_flagged`] of `list` and `new`, with far fewer distances.
+///
+/// In distance order, every neighbour kept before a given one is in `list` (a selection keeps
+/// at most `m`, all of them), so the flags stay valid for `list` alone. Adding `new` changes
+/// the kept set before a later neighbour only by elements *added* to it (`new`, or a formerly
+/// pruned neighbour that now passes) and elements *removed* from it (a formerly kept one that
+/// `new` makes redundant). A formerly kept neighbour passed against the old set, so it only has
+/// to be checked against the added ones; a formerly pruned one can only pass once something was
+/// removed, and is then checked against the whole kept set. (The caching idea is pgvector's,
+/// whose in-memory build spends most of its distances here.)
+pub fn reselect<G: GraphView>(
+    g: &G,
+    list: &[Scored<G::Id>],
+    diverse_flags: &[bool],
+    new: Scored<G::Id>,
+    m: usize,
+) -> (Vec<Scored<G::Id>>, Vec<bool>) {
+    debug_assert_eq!(list.len(), diverse_flags.len());
+    let mut entries: Vec<(Scored<G::Id>, Option<bool>)> = list
+        .iter()
+        .copied()
+        .zip(diverse_flags.iter().map(|f| Some(*f)))
+        .collect();
+    entries.push((new, None));
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    if entries.len() <= m {
+        return (entries.into_iter().map(|e| e.0).collect(), Vec::new());
+    }
+    let mut kept: Vec<Scored<G::Id>> = Vec::with_capacity(m);
+    let mut pruned: Vec<Scored<G::Id>> = Vec::new();
+    let mut added: Vec<Scored<G::Id>> = Vec::new();
+    let mut removed_any = false;
+    for (c, was) in entries {
         if kept.len() >= m {
             break;
         }
-        kept.push(p);
+        let passes = match was {
+            None => {
+                let ok = diverse(g, &c, &kept);
+                if ok {
+                    added.push(c);
+                }
+                ok
+            }
+            Some(true) => {
+                let ok = diverse(g, &c, &added);
+                removed_any |= !ok;
+                ok
+            }
+            Some(false) if removed_any => {
+                let ok = diverse(g, &c, &kept);
+                if ok {
+                    added.push(c);
+                }
+                ok
+            }
+            Some(false) => false,
+        };
+        if passes {
+            kept.push(c);
+        } else {
+            pruned.push(c);
+        }
     }
-    kept
+    fill(kept, pruned, m)
 }
 
 /// Algorithm 1 (INSERT), lines 1-14 without the writes: the neighbours element `q` (vector `qv`,

@@ -357,3 +357,60 @@ fn wide_descent_escapes_a_dead_end_island() {
     );
     assert!(trapped.iter().all(|s| s.id != 5));
 }
+
+/// The incremental re-selection a full neighbour list does when one more candidate links to it
+/// gives exactly what the full heuristic gives on the list plus the candidate, repeatedly (each
+/// result becomes the next list, as in the build), on clustered data where many candidates are
+/// pruned, including identical points.
+#[test]
+fn reselect_equals_the_full_heuristic() {
+    use super::select::{reselect, select_neighbors_flagged};
+    let dim = 8;
+    let mut vectors = clustered(400, dim, 5, 77);
+    // A few exact duplicates.
+    let dup = vectors[..dim].to_vec();
+    vectors[dim..2 * dim].copy_from_slice(&dup);
+    let levels = vec![0u8; 400];
+    let g = MemGraph::new(
+        dim,
+        Metric::L2,
+        Params {
+            m: 6,
+            ef_construction: 20,
+        },
+        vectors,
+        levels,
+    );
+    let mut rng = crate::rng::Rng::new(5);
+    let mut checked = 0;
+    for base in 0..40u32 {
+        let m = 4 + (base as usize % 9);
+        let bv = g.vector(base).to_vec();
+        let score = |id: u32| Scored {
+            dist: g.distance(&bv, id),
+            id,
+        };
+        let first: Vec<Scored<u32>> = (0..3 * m)
+            .map(|_| score(rng.next_u64() as u32 % 400))
+            .filter(|s| s.id != base)
+            .collect();
+        let (mut list, mut flags) = select_neighbors_flagged(&g, &first, m);
+        for _ in 0..60 {
+            let id = rng.next_u64() as u32 % 400;
+            if id == base || list.iter().any(|s| s.id == id) {
+                continue;
+            }
+            let new = score(id);
+            let mut all = list.clone();
+            all.push(new);
+            let full = select_neighbors_flagged(&g, &all, m);
+            if flags.len() == list.len() {
+                let inc = reselect(&g, &list, &flags, new, m);
+                assert_eq!(inc, full, "base {base} m {m}");
+                checked += 1;
+            }
+            (list, flags) = full;
+        }
+    }
+    assert!(checked > 1000, "only {checked} re-selections compared");
+}
