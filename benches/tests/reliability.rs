@@ -596,7 +596,17 @@ fn replication(am: Am, name: &str, port: u16, standby_name: &str, standby_port: 
                         Ok(rows) => assert_eq!(rows.len(), 10, "standby search"),
                         // A snapshot conflict with replayed vacuum may cancel a standby query.
                         Err(e) if e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE) => {}
-                        Err(e) => panic!("standby search during replay: {e}"),
+                        Err(e) => panic!(
+                            "standby search during replay: {}",
+                            e.as_db_error()
+                                .map(|d| format!(
+                                    "{} {} {:?}",
+                                    d.code().code(),
+                                    d.message(),
+                                    d.detail()
+                                ))
+                                .unwrap_or_else(|| e.to_string())
+                        ),
                     }
                     n += 1;
                 }

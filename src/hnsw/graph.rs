@@ -64,6 +64,28 @@ pub struct PageGraph {
     /// Headers of elements read so far in this graph's short life (one insert or one scan):
     /// saves re-reading an element's page to find its neighbour tuple or heap TID.
     infos: std::cell::RefCell<vecx_core::hnsw::fxhash::FxHashMap<Tid, ElementInfo>>,
+    /// On a hot standby. There, replaying a VACUUM of the primary can free an element that a
+    /// scan reached through a neighbour list it read before (on the primary, vacuum waits for
+    /// scans through a heavyweight lock, which is not replicated). A reference to a missing or
+    /// replaced tuple is then an element that vanished, treated as deleted (never returned, no
+    /// neighbours, infinitely far), not corruption. `vecx_index_check` still checks pages.
+    standby: bool,
+}
+
+/// The header given to an element that vanished on a standby (see `PageGraph::standby`).
+fn vanished() -> ElementInfo {
+    ElementInfo {
+        level: 0,
+        state: format::STATE_DELETED,
+        heap: Tid {
+            block: pg_sys::InvalidBlockNumber,
+            offset: 0,
+        },
+        neighbors: Tid {
+            block: pg_sys::InvalidBlockNumber,
+            offset: 0,
+        },
+    }
 }
 
 impl PageGraph {
@@ -81,24 +103,24 @@ impl PageGraph {
             scratch: std::cell::RefCell::new(Vec::new()),
             nblocks: std::cell::Cell::new(pages::nblocks(index)),
             infos: std::cell::RefCell::new(Default::default()),
+            // SAFETY: a plain read of shared state.
+            standby: unsafe { pg_sys::RecoveryInProgress() },
         }
     }
 
-    fn element<'a>(&self, page: pg_sys::Page, id: Tid) -> Element<'a> {
-        let bytes = match pages::item(page, id.offset) {
-            Some(b) => b,
-            None => corrupted(
-                self.index,
-                format!("No tuple at ({},{}).", id.block, id.offset),
-            ),
+    /// The element at `id`; `None` only on a standby, for an element that vanished.
+    fn element<'a>(&self, page: pg_sys::Page, id: Tid) -> Option<Element<'a>> {
+        let detail = match pages::item(page, id.offset) {
+            Some(bytes) => match format::decode_element(bytes, self.dims) {
+                Ok(e) => return Some(e),
+                Err(e) => format!("Element ({},{}): {e}.", id.block, id.offset),
+            },
+            None => format!("No tuple at ({},{}).", id.block, id.offset),
         };
-        match format::decode_element(bytes, self.dims) {
-            Ok(e) => e,
-            Err(e) => corrupted(
-                self.index,
-                format!("Element ({},{}): {e}.", id.block, id.offset),
-            ),
+        if self.standby {
+            return None;
         }
+        corrupted(self.index, detail)
     }
 
     fn check_block(&self, id: Tid) {
@@ -121,21 +143,34 @@ impl PageGraph {
         }
         self.check_block(id);
         let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
-        let e = self.element(buf.page(), id);
-        ElementInfo {
-            level: e.level,
-            state: e.state,
-            heap: e.heap,
-            neighbors: e.neighbors,
+        match self.element(buf.page(), id) {
+            Some(e) => ElementInfo {
+                level: e.level,
+                state: e.state,
+                heap: e.heap,
+                neighbors: e.neighbors,
+            },
+            None => vanished(),
         }
     }
 
     /// Calls `f` with the element's vector (and header) while its page is share-locked; an
     /// out-of-line vector is first assembled from its vector pages.
     pub fn with_vector<R>(&self, id: Tid, f: impl FnOnce(&[f32], ElementInfo) -> R) -> R {
+        match self.try_with_vector(id, f) {
+            Some(r) => r,
+            None => corrupted(
+                self.index,
+                format!("Element ({},{}) vanished.", id.block, id.offset),
+            ),
+        }
+    }
+
+    /// [`Self::with_vector`], or `None` for an element that vanished on a standby.
+    fn try_with_vector<R>(&self, id: Tid, f: impl FnOnce(&[f32], ElementInfo) -> R) -> Option<R> {
         self.check_block(id);
         let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
-        let e = self.element(buf.page(), id);
+        let e = self.element(buf.page(), id)?;
         let info = ElementInfo {
             level: e.level,
             state: e.state,
@@ -155,7 +190,7 @@ impl PageGraph {
                     let v = unsafe {
                         std::slice::from_raw_parts(bytes.as_ptr() as *const f32, bytes.len() / 4)
                     };
-                    return f(v, info);
+                    return Some(f(v, info));
                 }
                 format::read_floats(bytes, &mut scratch);
                 drop(buf);
@@ -171,12 +206,15 @@ impl PageGraph {
                     let b = Buf::read(self.index, blk, pg_sys::BUFFER_LOCK_SHARE);
                     let bytes = pages::item(b.page(), 1).unwrap_or(&[]);
                     if let Err(err) = format::decode_chunk(bytes, self.dims, i, &mut scratch) {
+                        if self.standby {
+                            return None;
+                        }
                         corrupted(self.index, format!("Vector page {blk}: {err}."));
                     }
                 }
             }
         }
-        f(&scratch, info)
+        Some(f(&scratch, info))
     }
 
     pub fn vector(&self, id: Tid) -> Vec<f32> {
@@ -187,10 +225,15 @@ impl PageGraph {
     pub fn neighbor_lists(&self, id: Tid) -> (ElementInfo, Vec<Vec<Tid>>) {
         let info = self.info(id);
         let n = info.neighbors;
+        let none = || vec![Vec::new(); info.level as usize + 1];
+        if self.standby && n.offset == 0 {
+            return (info, none()); // vanished
+        }
         self.check_block(n);
         let buf = Buf::read(self.index, n.block, pg_sys::BUFFER_LOCK_SHARE);
         let bytes = match pages::item(buf.page(), n.offset) {
             Some(b) => b,
+            None if self.standby => return (info, none()),
             None => corrupted(
                 self.index,
                 format!("Neighbour tuple ({},{}) is missing.", n.block, n.offset),
@@ -198,6 +241,7 @@ impl PageGraph {
         };
         match format::decode_neighbors(bytes, self.params.m) {
             Ok(lists) if lists.len() == info.level as usize + 1 => (info, lists),
+            _ if self.standby => (info, none()),
             Ok(lists) => corrupted(
                 self.index,
                 format!(
@@ -218,7 +262,8 @@ impl GraphView for PageGraph {
     type Id = Tid;
 
     fn distance(&self, query: &[f32], id: Tid) -> f32 {
-        self.with_vector(id, |v, _| self.metric.distance(query, v) as f32)
+        self.try_with_vector(id, |v, _| self.metric.distance(query, v) as f32)
+            .unwrap_or(f32::INFINITY)
     }
 
     fn distance_between(&self, a: Tid, b: Tid) -> f32 {
