@@ -242,11 +242,17 @@ impl ProductQuantizer {
     /// `r` the code stands for. With it, `|q - c - r|^2 = |q - c|^2 + term - 2 <q, r>`: one
     /// scalar per list and one inner-product table per query replace a table per probed list.
     pub fn l2_term(&self, c: &[f32], code: &[u8]) -> f32 {
-        let r = self.decode(code);
+        // The decoded residual, one sub-space at a time, without building it (called per row
+        // at build and insert, and per entry by vecx_index_check).
         let (mut norm, mut dot) = (0f64, 0f64);
-        for (x, cx) in r.iter().zip(c) {
-            norm += (*x as f64) * (*x as f64);
-            dot += (*x as f64) * (*cx as f64);
+        for s in 0..self.m {
+            let (lo, hi) = self.sub(s);
+            let j = get_code(code, s, self.bits) as usize;
+            let r = &self.codebook(s)[j * (hi - lo)..(j + 1) * (hi - lo)];
+            for (x, cx) in r.iter().zip(&c[lo..hi]) {
+                norm += (*x as f64) * (*x as f64);
+                dot += (*x as f64) * (*cx as f64);
+            }
         }
         (norm + 2.0 * dot) as f32
     }
