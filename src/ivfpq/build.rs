@@ -321,6 +321,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         rng: Rng::new(oid),
         tmp: PgMemoryContexts::new("vecx_ivfpq build tuple"),
     };
+    let started = std::time::Instant::now();
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     // SAFETY: a standard index build scan calling our callback with our state.
     unsafe {
@@ -337,6 +338,7 @@ pub unsafe extern "C-unwind" fn ambuild(
     }
     let dims = st.dims.unwrap_or(0);
     let rows = st.seen;
+    let loaded = started.elapsed();
     let build_id = new_build_id(index);
     let threads = crate::gucs::build_threads();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -344,6 +346,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         .build()
         .ok();
 
+    let mut trained = loaded;
     let (meta, quantizer, lists) = if rows == 0 {
         pgrx::notice!("vecx_ivfpq index built on an empty table: rows inserted now are kept in one list and searched by exact distance; REINDEX once the table has data to train the lists and codes");
         let meta = Meta {
@@ -425,6 +428,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             }
         }
         let q = training.finish();
+        trained = started.elapsed();
         let meta = Meta {
             dims: dims as u32,
             metric: metric_code(metric),
@@ -476,6 +480,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         }
         (meta, Some(q), lists)
     };
+    let encoded = started.elapsed();
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
     let nblocks = write_pages(index, meta, quantizer.as_ref(), &lists);
     if pages::needs_wal(index) {
@@ -485,6 +490,15 @@ pub unsafe extern "C-unwind" fn ambuild(
         };
     }
     let indexed: usize = lists.bytes.iter().map(|b| b.len() / lists.entry_len).sum();
+    let secs = |d: std::time::Duration| d.as_secs_f64();
+    pgrx::debug1!(
+        "vecx_ivfpq build: {rows} rows, {} lists; load {:.3} s, train {:.3} s, encode {:.3} s, write {:.3} s",
+        lists.bytes.len(),
+        secs(loaded),
+        secs(trained.saturating_sub(loaded)),
+        secs(encoded.saturating_sub(trained.max(loaded))),
+        secs(started.elapsed().saturating_sub(encoded))
+    );
     // SAFETY: palloc0 of the result struct the caller expects.
     unsafe {
         let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())

@@ -116,11 +116,11 @@ pub fn dot_matrix(a: &[f32], n: usize, b: &[f32], k: usize, dim: usize, out: &mu
     }
 }
 
-/// The closest (squared L2, first on ties) of `k` short vectors stored dimension-major in `t`;
-/// `acc` is scratch of at least `k` floats.
-pub fn nearest_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) -> usize {
-    assert!(t.len() >= x.len() * k && acc.len() >= k && k > 0);
-    dispatch!(nearest_many(x, t, k, acc))
+/// The closest (squared L2, first on ties) of `k` short vectors stored dimension-major in `t`,
+/// with their squared norms in `norms` (the kernel compares `|c|^2 - 2 <x, c>`).
+pub fn nearest_many(x: &[f32], t: &[f32], norms: &[f32], k: usize) -> usize {
+    assert!(t.len() >= x.len() * k && norms.len() >= k && k > 0);
+    dispatch!(nearest_many(x, t, norms, k))
 }
 
 // Our own kernels are plain Rust loops over fixed-width lane arrays, written so LLVM turns each
@@ -135,7 +135,10 @@ const LANES: usize = 16;
 macro_rules! dispatch {
     ($f:ident($($arg:expr),*)) => {{
         #[cfg(target_arch = "x86_64")]
-        let result = if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        let result = if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the AVX-512 build was compiled for.
+            unsafe { avx512::$f($($arg),*) }
+        } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the AVX2 build was compiled for.
             unsafe { avx2::$f($($arg),*) }
         } else {
@@ -147,6 +150,59 @@ macro_rules! dispatch {
     }};
 }
 use dispatch;
+
+/// A lane-wise running minimum of blocks of LANES values and the index where each lane's
+/// minimum was seen (the first, on ties), for [`nearest_many`]. Index lanes are values so the
+/// selects stay vector blends.
+struct Running {
+    best: [f32; LANES],
+    at: [u32; LANES],
+    index: [u32; LANES],
+}
+
+impl Running {
+    #[inline(always)]
+    fn new() -> Running {
+        Running {
+            best: [f32::INFINITY; LANES],
+            at: [0; LANES],
+            index: std::array::from_fn(|i| i as u32),
+        }
+    }
+
+    /// The next block of LANES consecutive values.
+    #[inline(always)]
+    fn add(&mut self, sum: &[f32; LANES]) {
+        for i in 0..LANES {
+            let keep = (-i32::from(sum[i] < self.best[i])) as u32;
+            self.best[i] = if sum[i] < self.best[i] {
+                sum[i]
+            } else {
+                self.best[i]
+            };
+            self.at[i] = (self.index[i] & keep) | (self.at[i] & !keep);
+            self.index[i] += LANES as u32;
+        }
+    }
+
+    /// The smallest value seen and its first index, by a tree over the lanes (smaller index
+    /// on equal values). NaN values were never taken; if no value was below infinity the
+    /// index is 0.
+    #[inline(always)]
+    fn first_min(mut self) -> (f32, usize) {
+        let mut half = LANES / 2;
+        while half > 0 {
+            for i in 0..half {
+                let (v, j) = (self.best[i + half], self.at[i + half]);
+                let take = (v < self.best[i]) | ((v == self.best[i]) & (j < self.at[i]));
+                self.best[i] = if take { v } else { self.best[i] };
+                self.at[i] = if take { j } else { self.at[i] };
+            }
+            half /= 2;
+        }
+        (self.best[0], self.at[0] as usize)
+    }
+}
 
 macro_rules! kernels {
     ($($attr:meta)?) => {
@@ -221,28 +277,91 @@ macro_rules! kernels {
             }
         }
 
-        /// The first `j < k` with the smallest `acc[j]` after [`dist2_many`]: the closest of
-        /// `k` short vectors. The minimum is found lane-wise (vectorised compares), then its
-        /// first position; NaN distances are never chosen unless all are NaN (then 0).
+        /// The first `j < k` with the smallest `norms[j] - 2 <x, t_j>` over the `k` short
+        /// vectors `t_j` stored dimension-major in `t` with their squared norms: the closest
+        /// (squared L2 less `|x|^2`, the same for every `j`) of a PQ sub-space's centroids.
+        /// Two operations per centroid and dimension instead of three for `(x - c)^2`, and
+        /// fused: each block of LANES values is compared with a lane-wise running minimum and
+        /// its index while still in registers (no store and rescan of `k` values); ties across
+        /// lanes go to the smaller index, so equal centroids give the first. NaN values are
+        /// never chosen unless all are NaN (then 0).
         $(#[$attr])?
         #[inline]
-        pub fn nearest_many(x: &[f32], t: &[f32], k: usize, acc: &mut [f32]) -> usize {
-            dist2_many(x, t, k, acc);
-            let acc = &acc[..k];
-            let (chunks, tail) = acc.as_chunks::<LANES>();
-            let mut m = [f32::INFINITY; LANES];
-            for c in chunks {
-                for i in 0..LANES {
-                    m[i] = if c[i] < m[i] { c[i] } else { m[i] };
+        pub fn nearest_many(x: &[f32], t: &[f32], norms: &[f32], k: usize) -> usize {
+            // PQ sub-spaces are a few dimensions wide: with the width a constant the loop over
+            // dimensions unrolls and the query's coordinates stay in registers.
+            match x.len() {
+                1 => nearest_fixed::<1>(x, t, norms, k),
+                2 => nearest_fixed::<2>(x, t, norms, k),
+                3 => nearest_fixed::<3>(x, t, norms, k),
+                4 => nearest_fixed::<4>(x, t, norms, k),
+                5 => nearest_fixed::<5>(x, t, norms, k),
+                6 => nearest_fixed::<6>(x, t, norms, k),
+                8 => nearest_fixed::<8>(x, t, norms, k),
+                _ => nearest_any(x, t, norms, k),
+            }
+        }
+
+        /// [`nearest_many`] for `x` of `W` floats.
+        #[inline(always)]
+        fn nearest_fixed<const W: usize>(x: &[f32], t: &[f32], norms: &[f32], k: usize) -> usize {
+            let m: [f32; W] = std::array::from_fn(|d| -2.0 * x[d]);
+            let (blocks, tail) = norms[..k].as_chunks::<LANES>();
+            let rows: [&[[f32; LANES]]; W] =
+                std::array::from_fn(|d| t[d * k..(d + 1) * k].as_chunks::<LANES>().0);
+            let mut run = Running::new();
+            for (b, norm) in blocks.iter().enumerate() {
+                let mut sum = *norm;
+                for d in 0..W {
+                    let row = &rows[d][b];
+                    for i in 0..LANES {
+                        sum[i] += m[d] * row[i];
+                    }
+                }
+                run.add(&sum);
+            }
+            let (mut value, mut pick) = run.first_min();
+            for (j, norm) in tail.iter().enumerate() {
+                let j = blocks.len() * LANES + j;
+                let mut sum = *norm;
+                for d in 0..W {
+                    sum += m[d] * t[d * k + j];
+                }
+                if sum < value {
+                    (value, pick) = (sum, j);
                 }
             }
-            let mut best = f32::INFINITY;
-            for v in m.iter().chain(tail) {
-                if *v < best {
-                    best = *v;
+            pick
+        }
+
+        /// [`nearest_many`] for any width.
+        #[inline(always)]
+        fn nearest_any(x: &[f32], t: &[f32], norms: &[f32], k: usize) -> usize {
+            let (blocks, tail) = norms[..k].as_chunks::<LANES>();
+            let mut run = Running::new();
+            for (b, norm) in blocks.iter().enumerate() {
+                let mut sum = *norm;
+                for (d, xd) in x.iter().enumerate() {
+                    let row = &t[d * k + b * LANES..d * k + (b + 1) * LANES];
+                    let m = -2.0 * xd;
+                    for i in 0..LANES {
+                        sum[i] += m * row[i];
+                    }
+                }
+                run.add(&sum);
+            }
+            let (mut value, mut pick) = run.first_min();
+            for (j, norm) in tail.iter().enumerate() {
+                let j = blocks.len() * LANES + j;
+                let mut sum = *norm;
+                for (d, xd) in x.iter().enumerate() {
+                    sum += -2.0 * xd * t[d * k + j];
+                }
+                if sum < value {
+                    (value, pick) = (sum, j);
                 }
             }
-            acc.iter().position(|a| *a == best).unwrap_or(0)
+            pick
         }
 
         #[inline]
@@ -254,12 +373,18 @@ macro_rules! kernels {
 }
 
 mod generic {
-    use super::LANES;
+    use super::{Running, LANES};
     kernels!();
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::LANES;
+    use super::{Running, LANES};
     kernels!(target_feature(enable = "avx2,fma"));
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{Running, LANES};
+    kernels!(target_feature(enable = "avx512f,avx2,fma"));
 }

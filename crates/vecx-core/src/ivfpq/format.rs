@@ -469,6 +469,7 @@ mod fuzz {
                 bounds: crate::ivfpq::pq::split(dims, m),
                 codebooks: floats(ksub * dims),
                 transposed: OnceLock::new(),
+                norms: OnceLock::new(),
             },
         }
     }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::OnceLock;
 
-use super::kmeans::{nearest_transposed, transpose, KMeans};
+use super::kmeans::{nearest_transposed, norms, transpose, KMeans};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ProductQuantizer {
@@ -34,6 +34,9 @@ pub struct ProductQuantizer {
     /// The codebooks dimension-major per sub-space (for encoding), computed on first use.
     #[serde(skip)]
     pub transposed: OnceLock<Vec<f32>>,
+    /// The squared norm of every sub-centroid (`m * ksub`, for encoding), on first use.
+    #[serde(skip)]
+    pub norms: OnceLock<Vec<f32>>,
 }
 
 /// Sub-space boundaries for `dims` dimensions in `m` sub-spaces.
@@ -148,6 +151,7 @@ impl PqTrainer {
             bounds: self.bounds,
             codebooks: self.codebooks,
             transposed: OnceLock::new(),
+            norms: OnceLock::new(),
         }
     }
 }
@@ -185,15 +189,32 @@ impl ProductQuantizer {
         })
     }
 
+    /// The squared norm of every sub-centroid, sub-space by sub-space.
+    fn norms(&self) -> &[f32] {
+        self.norms.get_or_init(|| {
+            (0..self.m)
+                .flat_map(|s| {
+                    let (lo, hi) = self.sub(s);
+                    norms(self.codebook(s), hi - lo)
+                })
+                .collect()
+        })
+    }
+
     /// Encodes `x` (`dims` floats) into `out` (`code_len` bytes).
     pub fn encode(&self, x: &[f32], out: &mut [u8]) {
         let ksub = self.ksub();
         let t = self.transposed();
-        let mut acc = [0f32; 256];
+        let norms = self.norms();
         out.fill(0);
         for s in 0..self.m {
             let (lo, hi) = self.sub(s);
-            let c = nearest_transposed(&t[ksub * lo..ksub * hi], ksub, &x[lo..hi], &mut acc);
+            let c = nearest_transposed(
+                &t[ksub * lo..ksub * hi],
+                &norms[ksub * s..ksub * (s + 1)],
+                ksub,
+                &x[lo..hi],
+            );
             set_code(out, s, self.bits, c as u8);
         }
     }

@@ -375,19 +375,18 @@ fn defaults() {
 
 #[test]
 fn transposed_nearest_matches_plain_nearest() {
-    use super::kmeans::{nearest, nearest_transposed, transpose};
+    use super::kmeans::{nearest, nearest_transposed, norms, transpose};
     let mut rng = Rng::new(3);
     for (dim, k) in [(1, 16), (3, 256), (4, 256), (5, 16), (8, 256), (17, 100)] {
         let c: Vec<f32> = (0..dim * k)
             .map(|_| rng.uniform() as f32 * 10.0 - 5.0)
             .collect();
         let t = transpose(&c, dim);
-        let mut acc = vec![0f32; k];
         for _ in 0..200 {
             let x: Vec<f32> = (0..dim)
                 .map(|_| rng.uniform() as f32 * 10.0 - 5.0)
                 .collect();
-            let a = nearest_transposed(&t, k, &x, &mut acc);
+            let a = nearest_transposed(&t, &norms(&c, dim), k, &x);
             let (b, db) = nearest(&c, dim, &x);
             let da = crate::distance::l2_squared(&x, &c[a * dim..(a + 1) * dim]);
             assert!(
@@ -395,6 +394,43 @@ fn transposed_nearest_matches_plain_nearest() {
                 "dim {dim} k {k}: {a} ({da}) vs {b} ({db})"
             );
         }
+    }
+}
+
+#[test]
+fn transposed_nearest_takes_the_first_of_equal_centroids() {
+    use super::kmeans::{nearest_transposed, norms, transpose};
+    let mut rng = Rng::new(5);
+    for (dim, k) in [(1, 16), (4, 256), (3, 40), (5, 37)] {
+        let mut c: Vec<f32> = (0..dim * k)
+            .map(|_| rng.uniform() as f32 * 10.0 - 5.0)
+            .collect();
+        // Centroid `first` repeated at every later position `first + 7 * i` (other lanes,
+        // later blocks, the tail): a query at it must get `first`.
+        for first in [0, 3, k / 2] {
+            for j in (first + 7..k).step_by(7) {
+                let (src, dst) = (first * dim, j * dim);
+                c.copy_within(src..src + dim, dst);
+            }
+            let t = transpose(&c, dim);
+            let x = c[first * dim..(first + 1) * dim].to_vec();
+            assert_eq!(
+                nearest_transposed(&t, &norms(&c, dim), k, &x),
+                first,
+                "dim {dim} k {k}"
+            );
+        }
+        // NaN distances are never chosen while a number is available; all NaN gives 0.
+        let mut nan = c.clone();
+        for v in nan.iter_mut().take((k - 1) * dim) {
+            *v = f32::NAN;
+        }
+        let t = transpose(&nan, dim);
+        let x = vec![1.0; dim];
+        assert_eq!(nearest_transposed(&t, &norms(&nan, dim), k, &x), k - 1);
+        let all = vec![f32::NAN; dim * k];
+        let t = transpose(&all, dim);
+        assert_eq!(nearest_transposed(&t, &norms(&all, dim), k, &x), 0);
     }
 }
 

@@ -8,7 +8,7 @@ use super::pq::{PqStep, PqTrainer};
 use super::search::Kind;
 
 /// Lloyd iterations for the coarse centroids and for each PQ sub-space.
-pub const COARSE_ITERATIONS: usize = 15;
+pub const COARSE_ITERATIONS: usize = 10;
 pub const PQ_ITERATIONS: usize = 6;
 /// Residuals the PQ codebooks are trained on: 16 per code at 8 bits. Re-ranking hides most of
 /// the codebooks' quality: on sift10k and mnist10k, 2,048 residuals and 4 iterations give the
