@@ -4,8 +4,8 @@
 //! simsimd returns `None` only when the two slices differ in length; we pass equal-length
 //! prefixes, so the fallback to the scalar reference is unreachable in practice but keeps the
 //! functions total.
-#![allow(unsafe_code)] // the one place allowed: calling the AVX2 build after detecting AVX2,
-                       // and matrixmultiply's pointer-based sgemm
+#![allow(unsafe_code)] // the one place allowed: calling the AVX2 and AVX-512 builds after
+                       // detecting the features, and matrixmultiply's pointer-based sgemm
 use simsimd::SpatialSimilarity;
 
 use super::scalar;
@@ -124,14 +124,16 @@ pub fn nearest_many(x: &[f32], t: &[f32], norms: &[f32], k: usize) -> usize {
 }
 
 // Our own kernels are plain Rust loops over fixed-width lane arrays, written so LLVM turns each
-// lane array into vector registers. They are compiled twice: for the baseline target (SSE2 on
-// x86-64) and with AVX2+FMA enabled; `dispatch!` picks one at run time, as simsimd picks its
-// kernels. Both builds perform the same operations in the same order (Rust never contracts
-// a*b+c into an FMA on its own), so results do not depend on the CPU.
+// lane array into vector registers. They are compiled three times: for the baseline target
+// (SSE2 on x86-64), with AVX2+FMA and with AVX-512F enabled (a block of 16 lanes is then one
+// register); `dispatch!` picks one at run time, as simsimd picks its kernels. All builds
+// perform the same operations in the same order (Rust never contracts a*b+c into an FMA on its
+// own), so results do not depend on the CPU.
 
 const LANES: usize = 16;
 
-/// Calls `$f(args)` in its AVX2 build when the CPU has AVX2 and FMA, else the baseline build.
+/// Calls `$f(args)` in its AVX-512 build when the CPU has AVX-512F (and AVX2 and FMA), else its
+/// AVX2 build when it has AVX2 and FMA, else the baseline build.
 macro_rules! dispatch {
     ($f:ident($($arg:expr),*)) => {{
         #[cfg(target_arch = "x86_64")]
@@ -160,6 +162,8 @@ struct Running {
     index: [u32; LANES],
 }
 
+// Lane loops index several arrays at once, the shape LLVM vectorises.
+#[allow(clippy::needless_range_loop)]
 impl Running {
     #[inline(always)]
     fn new() -> Running {

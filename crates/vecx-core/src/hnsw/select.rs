@@ -95,7 +95,7 @@ pub fn reselect<G: GraphView>(
         .zip(diverse_flags.iter().map(|f| Some(*f)))
         .collect();
     entries.push((new, None));
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_by_key(|e| e.0);
     if entries.len() <= m {
         return (entries.into_iter().map(|e| e.0).collect(), Vec::new());
     }

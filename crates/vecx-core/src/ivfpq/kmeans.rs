@@ -12,6 +12,7 @@
 //! becomes a centroid and the rest repeat them (the caller decides whether to shrink `k`).
 use rayon::prelude::*;
 
+use super::hamerly::Bounds;
 use super::Rng;
 use crate::distance::l2_squared;
 
@@ -40,6 +41,8 @@ pub struct KMeans {
     pool: Vec<f32>,
     closest: Vec<f64>,
     assign: Vec<u32>,
+    /// Hamerly's bounds (long vectors, see [`super::hamerly`]), from the first assignment on.
+    bounds: Option<Bounds>,
     seeded: usize,
     iteration: usize,
     max_iterations: usize,
@@ -65,6 +68,7 @@ impl KMeans {
             pool: Vec::new(),
             closest: Vec::new(),
             assign: vec![0; n],
+            bounds: None,
             seeded: 0,
             iteration: 0,
             max_iterations,
@@ -195,8 +199,12 @@ impl KMeans {
             self.pool = Vec::new();
             self.closest = Vec::new();
             // Initial assignment, so the first Lloyd iteration counts moves correctly.
-            let assign = assign_all(&self.data, self.dim, &self.centroids);
-            self.assign = assign;
+            if self.dim >= LONG {
+                let (b, assign) = Bounds::new(&self.data, self.dim, &self.centroids);
+                (self.bounds, self.assign) = (Some(b), assign);
+            } else {
+                self.assign = assign_all(&self.data, self.dim, &self.centroids);
+            }
         }
     }
 
@@ -206,6 +214,11 @@ impl KMeans {
         // Members of each cluster in point order (a counting sort), then each cluster's mean
         // on the rayon threads: the same additions in the same order as one serial pass, so the
         // result does not depend on the thread count.
+        let old = if self.bounds.is_some() {
+            self.centroids.clone()
+        } else {
+            Vec::new()
+        };
         let mut counts = vec![0usize; k];
         for &a in &self.assign {
             counts[a as usize] += 1;
@@ -262,6 +275,9 @@ impl KMeans {
                 }
             }
         }
+        if let Some(b) = self.bounds.as_mut() {
+            return b.reassign(&self.data, dim, &old, &self.centroids, &mut self.assign);
+        }
         let assign = assign_all(&self.data, dim, &self.centroids);
         let moved = assign
             .iter()
@@ -274,6 +290,11 @@ impl KMeans {
 
     pub fn centroids(&self) -> &[f32] {
         &self.centroids
+    }
+
+    /// The points it was given, back (for the caller's next use of them).
+    pub fn into_data(self) -> Vec<f32> {
+        self.data
     }
 }
 
@@ -330,6 +351,10 @@ pub fn nearest(centroids: &[f32], dim: usize, x: &[f32]) -> (usize, f64) {
     best
 }
 
+/// Vectors at least this long are assigned by matrix products (and Lloyd iterations on them
+/// skip points by Hamerly's bounds); shorter ones (PQ sub-spaces) dimension-major.
+const LONG: usize = 32;
+
 /// Points per matrix product in [`assign_all`]: enough rows to amortise packing the centroids.
 const ASSIGN_BLOCK: usize = 128;
 
@@ -337,7 +362,7 @@ const ASSIGN_BLOCK: usize = 128;
 /// dimension-major centroids; long ones in blocks of points by matrix products:
 /// `argmin_j |c_j|^2 - 2 <x, c_j>` (the `|x|^2` term is the same for every centroid).
 pub fn assign_all(data: &[f32], dim: usize, centroids: &[f32]) -> Vec<u32> {
-    if dim < 32 {
+    if dim < LONG {
         let (t, norms) = (transpose(centroids, dim), norms(centroids, dim));
         let k = centroids.len() / dim;
         return data

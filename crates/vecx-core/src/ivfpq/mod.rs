@@ -7,6 +7,7 @@
 //! distance (the extension reads their vectors from the table).
 //!
 //! * [`kmeans`]: k-means++ seeding and Lloyd iterations, stepped;
+//! * [`hamerly`]: the bounds that let Lloyd iterations on long vectors skip most points;
 //! * [`pq`]: product quantization, training, encoding, ADC;
 //! * [`train`]: the whole training pipeline (coarse k-means, residuals, PQ), stepped, plus
 //!   parallel encoding;
@@ -18,6 +19,7 @@
 //! product; inner product uses residual codes with the list's `<q, centroid>` added back.
 pub mod bf16;
 pub mod format;
+pub mod hamerly;
 pub mod kmeans;
 pub mod pq;
 pub mod search;

@@ -452,3 +452,37 @@ fn assign_all_by_matrix_product_finds_nearest() {
         }
     }
 }
+
+#[test]
+fn hamerly_bounds_give_the_plain_assignment() {
+    use super::hamerly::Bounds;
+    use super::kmeans::assign_all;
+    let mut rng = Rng::new(11);
+    let (n, dim, k) = (3_000, 40, 30);
+    let data: Vec<f32> = (0..n * dim)
+        .map(|i| ((i / dim) % 7) as f32 + rng.uniform() as f32)
+        .collect();
+    let mut centroids: Vec<f32> = (0..k * dim).map(|_| rng.uniform() as f32 * 7.0).collect();
+    let (mut bounds, mut assign) = Bounds::new(&data, dim, &centroids);
+    assert_eq!(assign, assign_all(&data, dim, &centroids));
+    for round in 0..12 {
+        // Shrinking moves (as Lloyd's), one centroid jumping far every third round.
+        let old = centroids.clone();
+        let step = 0.5 / (round + 1) as f32;
+        for v in centroids.iter_mut() {
+            *v += (rng.uniform() as f32 - 0.5) * step;
+        }
+        if round % 3 == 0 {
+            let j = round % k;
+            for v in &mut centroids[j * dim..(j + 1) * dim] {
+                *v = rng.uniform() as f32 * 7.0;
+            }
+        }
+        let before = assign.clone();
+        let moved = bounds.reassign(&data, dim, &old, &centroids, &mut assign);
+        let plain = assign_all(&data, dim, &centroids);
+        assert_eq!(assign, plain, "round {round}");
+        let changed = before.iter().zip(&plain).filter(|(a, b)| a != b).count();
+        assert_eq!(moved, changed, "round {round}");
+    }
+}

@@ -55,13 +55,13 @@ impl Training {
         let k = lists.min(n).max(1);
         Training {
             phase: Some(Phase::Coarse(KMeans::new(
-                sample.clone(),
+                sample,
                 dims,
                 k,
                 seed,
                 COARSE_ITERATIONS,
             ))),
-            sample,
+            sample: Vec::new(),
             dims,
             pq_m,
             bits,
@@ -75,6 +75,8 @@ impl Training {
                 let s = km.step();
                 if s == kmeans::Step::Done {
                     let mut centroids = km.centroids().to_vec();
+                    // The sample comes back from the k-means (moved in, not copied).
+                    self.sample = km.into_data();
                     // Stored as bf16: residuals and codes are made against the stored values.
                     super::bf16::round_all(&mut centroids);
                     let n = self.sample.len() / self.dims;
@@ -131,9 +133,11 @@ impl Training {
 
 /// Every row minus its nearest centroid.
 fn residuals(data: &[f32], dims: usize, centroids: &[f32]) -> Vec<f32> {
+    let lists = kmeans::assign_all(data, dims, centroids);
     data.par_chunks_exact(dims)
-        .flat_map_iter(|x| {
-            let (c, _) = kmeans::nearest(centroids, dims, x);
+        .zip(lists.par_iter())
+        .flat_map_iter(|(x, &c)| {
+            let c = c as usize;
             let cv = &centroids[c * dims..(c + 1) * dims];
             x.iter().zip(cv).map(|(a, b)| a - b).collect::<Vec<f32>>()
         })
