@@ -52,7 +52,12 @@ pub fn split(dims: usize, m: usize) -> Vec<u32> {
     bounds
 }
 
-/// Trains a product quantizer one sub-space k-means step at a time (see `KMeans`).
+/// Sub-spaces trained per [`PqTrainer::step`]: a few milliseconds of work each (256
+/// centroids on 4,096 short vectors), so a step stays far below the build's cancel-check
+/// budget while the threads share a batch.
+pub const BATCH: usize = 8;
+
+/// Trains a product quantizer a batch of sub-spaces at a time.
 pub struct PqTrainer {
     data: Vec<f32>,
     dims: usize,
@@ -62,7 +67,6 @@ pub struct PqTrainer {
     iterations: usize,
     seed: u64,
     subspace: usize,
-    current: Option<KMeans>,
     codebooks: Vec<f32>,
 }
 
@@ -98,42 +102,52 @@ impl PqTrainer {
             iterations,
             seed,
             subspace: 0,
-            current: None,
             codebooks: Vec::new(),
         }
     }
 
+    /// Trains the next batch of sub-spaces, [`BATCH`] at a time on the rayon threads, each
+    /// one's k-means run to the end on one thread. One sub-space at a time with the threads
+    /// sharing each iteration's points paid a fork and join per iteration (over 2,700 on
+    /// mnist10k's 196 sub-spaces), more than the arithmetic on 4,096 short vectors; sub-spaces
+    /// are independent and seeded by their number, so the codebooks do not depend on the
+    /// thread count.
     pub fn step(&mut self) -> PqStep {
+        use rayon::prelude::*;
         if self.subspace == self.m {
             return PqStep::Done;
         }
         let ksub = 1usize << self.bits;
-        let s = self.subspace;
-        let (lo, hi) = (self.bounds[s] as usize, self.bounds[s + 1] as usize);
-        let width = hi - lo;
-        if self.current.is_none() {
-            let sub: Vec<f32> = self
-                .data
-                .chunks_exact(self.dims)
-                .flat_map(|x| x[lo..hi].iter().copied())
-                .collect();
-            let n = sub.len() / width;
-            let k = ksub.min(n);
-            let seed = self.seed ^ ((s as u64 + 1) * 0x9e37);
-            self.current = Some(KMeans::new(sub, width, k, seed, self.iterations).random_init());
+        let first = self.subspace;
+        let last = (first + BATCH).min(self.m);
+        let books: Vec<Vec<f32>> = (first..last)
+            .into_par_iter()
+            .map(|s| {
+                let (lo, hi) = (self.bounds[s] as usize, self.bounds[s + 1] as usize);
+                let width = hi - lo;
+                let sub: Vec<f32> = self
+                    .data
+                    .chunks_exact(self.dims)
+                    .flat_map(|x| x[lo..hi].iter().copied())
+                    .collect();
+                let n = sub.len() / width;
+                let k = ksub.min(n);
+                let seed = self.seed ^ ((s as u64 + 1) * 0x9e37);
+                let c = KMeans::new(sub, width, k, seed, self.iterations)
+                    .random_init()
+                    .run();
+                // Fewer training points than codes: repeat centroids so every code decodes.
+                let mut book = Vec::with_capacity(ksub * width);
+                for j in 0..ksub {
+                    book.extend_from_slice(&c[(j % k) * width..(j % k + 1) * width]);
+                }
+                book
+            })
+            .collect();
+        for b in books {
+            self.codebooks.extend_from_slice(&b);
         }
-        let km = self.current.as_mut().expect("set above");
-        if km.step() == super::kmeans::Step::Done {
-            let c = km.centroids().to_vec();
-            let k = c.len() / width;
-            // Fewer training points than codes: repeat centroids so every code decodes.
-            for j in 0..ksub {
-                self.codebooks
-                    .extend_from_slice(&c[(j % k) * width..(j % k + 1) * width]);
-            }
-            self.current = None;
-            self.subspace += 1;
-        }
+        self.subspace = last;
         PqStep::Training {
             subspace: self.subspace,
             m: self.m,
