@@ -392,3 +392,67 @@ mod avx512 {
     use super::{Running, LANES};
     kernels!(target_feature(enable = "avx512f,avx2,fma"));
 }
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod builds_agree {
+    //! Every build of the lane kernels gives the same bits (the claim in the comment above
+    //! `LANES`); the builds the CPU lacks are skipped.
+    use super::*;
+
+    fn data(seed: u64, n: usize) -> Vec<f32> {
+        let mut r = crate::rng::Rng::new(seed);
+        (0..n).map(|_| r.uniform() as f32 * 4.0 - 2.0).collect()
+    }
+
+    #[test]
+    fn kernels_match_across_builds() {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let avx512 = avx2 && std::is_x86_feature_detected!("avx512f");
+        for (w, k) in [
+            (1, 16),
+            (3, 256),
+            (4, 256),
+            (7, 40),
+            (8, 256),
+            (25, 209),
+            (5, 5),
+        ] {
+            let t = data(w as u64 * 31 + k as u64, w * k);
+            let norms: Vec<f32> = (0..k)
+                .map(|j| (0..w).map(|d| t[d * k + j] * t[d * k + j]).sum())
+                .collect();
+            for q in 0..50u64 {
+                let x = data(q + 1000, w);
+                let want = generic::nearest_many(&x, &t, &norms, k);
+                let (mut a, mut b) = (vec![0f32; k], vec![0f32; k]);
+                generic::dist2_many(&x, &t, k, &mut a);
+                generic::dot_many(&x, &t, k, &mut b);
+                let l1 = generic::l1_sum(&t[..w], &x);
+                // SAFETY: each build is called only when the CPU has its features.
+                unsafe {
+                    if avx2 {
+                        assert_eq!(avx2::nearest_many(&x, &t, &norms, k), want);
+                        let (mut c, mut d) = (vec![0f32; k], vec![0f32; k]);
+                        avx2::dist2_many(&x, &t, k, &mut c);
+                        avx2::dot_many(&x, &t, k, &mut d);
+                        assert_eq!((c, d), (a.clone(), b.clone()));
+                        assert_eq!(avx2::l1_sum(&t[..w], &x), l1);
+                    }
+                    if avx512 {
+                        assert_eq!(avx512::nearest_many(&x, &t, &norms, k), want);
+                        let (mut c, mut d) = (vec![0f32; k], vec![0f32; k]);
+                        avx512::dist2_many(&x, &t, k, &mut c);
+                        avx512::dot_many(&x, &t, k, &mut d);
+                        assert_eq!((c, d), (a.clone(), b.clone()));
+                        assert_eq!(avx512::l1_sum(&t[..w], &x), l1);
+                    }
+                }
+                // And the pick is a true minimum of |c|^2 - 2<x, c>.
+                let value =
+                    |j: usize| norms[j] + (0..w).map(|d| -2.0 * x[d] * t[d * k + j]).sum::<f32>();
+                let best = (0..k).map(value).fold(f32::INFINITY, f32::min);
+                assert!((value(want) - best).abs() <= 1e-5 * best.abs().max(1.0));
+            }
+        }
+    }
+}
