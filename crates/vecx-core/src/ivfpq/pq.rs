@@ -56,6 +56,8 @@ pub fn split(dims: usize, m: usize) -> Vec<u32> {
 /// centroids on 4,096 short vectors), so a step stays far below the build's cancel-check
 /// budget while the threads share a batch.
 pub const BATCH: usize = 8;
+/// Sub-spaces at least this wide are trained one k-means step per [`PqTrainer::step`].
+pub const WIDE: usize = 32;
 
 /// Trains a product quantizer a batch of sub-spaces at a time.
 pub struct PqTrainer {
@@ -67,6 +69,8 @@ pub struct PqTrainer {
     iterations: usize,
     seed: u64,
     subspace: usize,
+    /// The k-means of the current wide sub-space (see [`PqTrainer::step`]).
+    current: Option<KMeans>,
     codebooks: Vec<f32>,
 }
 
@@ -102,6 +106,7 @@ impl PqTrainer {
             iterations,
             seed,
             subspace: 0,
+            current: None,
             codebooks: Vec::new(),
         }
     }
@@ -111,47 +116,72 @@ impl PqTrainer {
     /// sharing each iteration's points paid a fork and join per iteration (over 2,700 on
     /// mnist10k's 196 sub-spaces), more than the arithmetic on 4,096 short vectors; sub-spaces
     /// are independent and seeded by their number, so the codebooks do not depend on the
-    /// thread count.
+    /// thread count. Wide sub-spaces (a small `pq_m`: [`WIDE`] dimensions or more) cost up to
+    /// seconds each, so they are still trained one k-means step per call, the threads sharing
+    /// the points, to keep each call short for the build's cancel checks.
     pub fn step(&mut self) -> PqStep {
         use rayon::prelude::*;
         if self.subspace == self.m {
             return PqStep::Done;
         }
-        let ksub = 1usize << self.bits;
-        let first = self.subspace;
-        let last = (first + BATCH).min(self.m);
-        let books: Vec<Vec<f32>> = (first..last)
-            .into_par_iter()
-            .map(|s| {
-                let (lo, hi) = (self.bounds[s] as usize, self.bounds[s + 1] as usize);
-                let width = hi - lo;
-                let sub: Vec<f32> = self
-                    .data
-                    .chunks_exact(self.dims)
-                    .flat_map(|x| x[lo..hi].iter().copied())
-                    .collect();
-                let n = sub.len() / width;
-                let k = ksub.min(n);
-                let seed = self.seed ^ ((s as u64 + 1) * 0x9e37);
-                let c = KMeans::new(sub, width, k, seed, self.iterations)
-                    .random_init()
-                    .run();
-                // Fewer training points than codes: repeat centroids so every code decodes.
-                let mut book = Vec::with_capacity(ksub * width);
-                for j in 0..ksub {
-                    book.extend_from_slice(&c[(j % k) * width..(j % k + 1) * width]);
-                }
-                book
-            })
-            .collect();
-        for b in books {
-            self.codebooks.extend_from_slice(&b);
+        let s = self.subspace;
+        if let Some(km) = self.current.as_mut() {
+            if km.step() == super::kmeans::Step::Done {
+                let km = self.current.take().expect("set");
+                let book = self.book(s, km.run());
+                self.codebooks.extend_from_slice(&book);
+                self.subspace += 1;
+            }
+        } else if self.width(s) >= WIDE {
+            self.current = Some(self.kmeans(s));
+        } else {
+            let last = (s..self.m.min(s + BATCH))
+                .take_while(|&j| self.width(j) < WIDE)
+                .last()
+                .map_or(s + 1, |j| j + 1);
+            let books: Vec<Vec<f32>> = (s..last)
+                .into_par_iter()
+                .map(|j| self.book(j, self.kmeans(j).run()))
+                .collect();
+            for b in books {
+                self.codebooks.extend_from_slice(&b);
+            }
+            self.subspace = last;
         }
-        self.subspace = last;
         PqStep::Training {
             subspace: self.subspace,
             m: self.m,
         }
+    }
+
+    fn width(&self, s: usize) -> usize {
+        (self.bounds[s + 1] - self.bounds[s]) as usize
+    }
+
+    /// The k-means of sub-space `s`, not started.
+    fn kmeans(&self, s: usize) -> KMeans {
+        let (lo, hi) = (self.bounds[s] as usize, self.bounds[s + 1] as usize);
+        let sub: Vec<f32> = self
+            .data
+            .chunks_exact(self.dims)
+            .flat_map(|x| x[lo..hi].iter().copied())
+            .collect();
+        let n = sub.len() / (hi - lo);
+        let k = (1usize << self.bits).min(n);
+        let seed = self.seed ^ ((s as u64 + 1) * 0x9e37);
+        KMeans::new(sub, hi - lo, k, seed, self.iterations).random_init()
+    }
+
+    /// Sub-space `s`'s codebook from its trained centroids: with fewer training points than
+    /// codes, centroids repeat so every code decodes.
+    fn book(&self, s: usize, c: Vec<f32>) -> Vec<f32> {
+        let (ksub, width) = (1usize << self.bits, self.width(s));
+        let k = c.len() / width;
+        let mut book = Vec::with_capacity(ksub * width);
+        for j in 0..ksub {
+            book.extend_from_slice(&c[(j % k) * width..(j % k + 1) * width]);
+        }
+        book
     }
 
     /// The trained quantizer, its codebooks rounded to bf16 (see [`super::bf16`]).

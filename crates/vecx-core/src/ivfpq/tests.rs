@@ -486,3 +486,42 @@ fn hamerly_bounds_give_the_plain_assignment() {
         assert_eq!(moved, changed, "round {round}");
     }
 }
+
+#[test]
+fn wide_and_narrow_subspaces_train_the_same_codebooks_as_their_kmeans() {
+    use super::kmeans::KMeans;
+    use super::pq::{PqStep, PqTrainer};
+    let mut rng = Rng::new(21);
+    for (dims, m) in [(64, 2), (24, 6)] {
+        let n = 600;
+        let data: Vec<f32> = (0..n * dims).map(|_| rng.uniform() as f32).collect();
+        let mut t = PqTrainer::new(data.clone(), dims, m, 8, 4, 9);
+        let mut steps = 0;
+        while t.step() != PqStep::Done {
+            steps += 1;
+        }
+        // Wide sub-spaces step their k-means one iteration per call; narrow ones go in batches.
+        if dims / m >= super::pq::WIDE {
+            assert!(steps > m, "{steps} steps");
+        } else {
+            assert!(steps < m, "{steps} steps");
+        }
+        let pq = t.finish();
+        let w = dims / m;
+        for s in 0..m {
+            let sub: Vec<f32> = data
+                .chunks_exact(dims)
+                .flat_map(|x| x[s * w..(s + 1) * w].iter().copied())
+                .collect();
+            let mut c = KMeans::new(sub, w, 256, 9 ^ ((s as u64 + 1) * 0x9e37), 4)
+                .random_init()
+                .run();
+            super::bf16::round_all(&mut c);
+            assert_eq!(
+                &pq.codebooks[256 * s * w..256 * (s + 1) * w],
+                &c[..],
+                "sub-space {s}"
+            );
+        }
+    }
+}
