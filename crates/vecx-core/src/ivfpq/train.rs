@@ -7,7 +7,9 @@ use super::kmeans::{self, KMeans};
 use super::pq::{PqStep, PqTrainer};
 use super::search::Kind;
 
-/// Lloyd iterations for the coarse centroids and for each PQ sub-space.
+/// Lloyd iterations for the coarse centroids and for each PQ sub-space. Coarse: 8 iterations
+/// gave the same recall@10 as 15 on sift10k and mnist10k at 12 and 25 probed lists (within
+/// 1%, either way), so 10 leave a margin.
 pub const COARSE_ITERATIONS: usize = 10;
 pub const PQ_ITERATIONS: usize = 6;
 /// Residuals the PQ codebooks are trained on: 16 per code at 8 bits. Re-ranking hides most of
