@@ -1535,17 +1535,19 @@ fn builds_complete_with_1mb_maintenance_work_mem() {
 fn ivfpq_statement_timeout_cancels_build_and_leaves_no_index() {
     let c = cluster("rel-timeout", 55491, &[]);
     let mut db = c.connect("postgres").unwrap();
-    db.batch_execute("CREATE TABLE big (id int PRIMARY KEY, v vecx(64))")
+    // Big enough that the build takes seconds (training 1,000 lists of 128-d on a sample of
+    // 50,000 rows); 100,000 x 64 into 200 lists came to finish inside the timeout.
+    db.batch_execute("CREATE TABLE big (id int PRIMARY KEY, v vecx(128))")
         .unwrap();
-    copy_rows(&mut db, "big", 0..100_000, 41, 64);
+    copy_rows(&mut db, "big", 0..100_000, 41, 128);
     db.batch_execute("VACUUM ANALYZE big").unwrap();
     db.batch_execute("SET statement_timeout = '500ms'").unwrap();
     let start = Instant::now();
     let err = db
         .batch_execute(
-            "CREATE INDEX big_v ON big USING vecx_ivfpq (v vecx_l2_ops) WITH (lists = 200)",
+            "CREATE INDEX big_v ON big USING vecx_ivfpq (v vecx_l2_ops) WITH (lists = 1000)",
         )
-        .expect_err("a build of 100,000 x 64 rows into 200 lists finishing within 500 ms");
+        .expect_err("a build of 100,000 x 128 rows into 1,000 lists finishing within 500 ms");
     let took = start.elapsed();
     assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err}");
     // A generous deadline: the build checks for cancel at least every 0.1 s.
@@ -1566,7 +1568,7 @@ fn ivfpq_statement_timeout_cancels_build_and_leaves_no_index() {
     // The table is intact and the same build without the timeout succeeds.
     let start = Instant::now();
     db.batch_execute(
-        "CREATE INDEX big_v ON big USING vecx_ivfpq (v vecx_l2_ops) WITH (lists = 200)",
+        "CREATE INDEX big_v ON big USING vecx_ivfpq (v vecx_l2_ops) WITH (lists = 1000)",
     )
     .unwrap();
     let full = start.elapsed();
@@ -1577,7 +1579,7 @@ fn ivfpq_statement_timeout_cancels_build_and_leaves_no_index() {
         .get(0);
     assert_eq!(rows, 100_000);
     eprintln!(
-        "ivfpq: statement_timeout 500ms cancelled the build of 100,000 x 64 (lists = 200) after {took:?} with 57014, no index left; the full build takes {full:?}"
+        "ivfpq: statement_timeout 500ms cancelled the build of 100,000 x 128 (lists = 1000) after {took:?} with 57014, no index left; the full build takes {full:?}"
     );
     assert_no_crash(&c, "rel-timeout");
 }
