@@ -428,24 +428,25 @@ mod builds_agree {
                 generic::dist2_many(&x, &t, k, &mut a);
                 generic::dot_many(&x, &t, k, &mut b);
                 let l1 = generic::l1_sum(&t[..w], &x);
-                // SAFETY: each build is called only when the CPU has its features.
-                unsafe {
-                    if avx2 {
-                        assert_eq!(avx2::nearest_many(&x, &t, &norms, k), want);
-                        let (mut c, mut d) = (vec![0f32; k], vec![0f32; k]);
-                        avx2::dist2_many(&x, &t, k, &mut c);
-                        avx2::dot_many(&x, &t, k, &mut d);
-                        assert_eq!((c, d), (a.clone(), b.clone()));
-                        assert_eq!(avx2::l1_sum(&t[..w], &x), l1);
-                    }
-                    if avx512 {
-                        assert_eq!(avx512::nearest_many(&x, &t, &norms, k), want);
-                        let (mut c, mut d) = (vec![0f32; k], vec![0f32; k]);
-                        avx512::dist2_many(&x, &t, k, &mut c);
-                        avx512::dot_many(&x, &t, k, &mut d);
-                        assert_eq!((c, d), (a.clone(), b.clone()));
-                        assert_eq!(avx512::l1_sum(&t[..w], &x), l1);
-                    }
+                // One build's kernels against the baseline's results.
+                macro_rules! same_as_baseline {
+                    ($build:ident) => {{
+                        // SAFETY: called only when the CPU has the build's features.
+                        unsafe {
+                            assert_eq!($build::nearest_many(&x, &t, &norms, k), want);
+                            let (mut c, mut d) = (vec![0f32; k], vec![0f32; k]);
+                            $build::dist2_many(&x, &t, k, &mut c);
+                            $build::dot_many(&x, &t, k, &mut d);
+                            assert_eq!((&c, &d), (&a, &b));
+                            assert_eq!($build::l1_sum(&t[..w], &x), l1);
+                        }
+                    }};
+                }
+                if avx2 {
+                    same_as_baseline!(avx2);
+                }
+                if avx512 {
+                    same_as_baseline!(avx512);
                 }
                 // And the pick is a true minimum of |c|^2 - 2<x, c>.
                 let value =

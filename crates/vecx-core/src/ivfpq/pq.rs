@@ -223,26 +223,22 @@ impl ProductQuantizer {
     /// The codebooks dimension-major per sub-space: sub-space `s` starts at float `ksub * lo`
     /// and holds, for each of its dimensions, that coordinate of all `ksub` centroids.
     fn transposed(&self) -> &[f32] {
-        self.transposed.get_or_init(|| {
-            (0..self.m)
-                .flat_map(|s| {
-                    let (lo, hi) = self.sub(s);
-                    transpose(self.codebook(s), hi - lo)
-                })
-                .collect()
-        })
+        self.transposed.get_or_init(|| self.per_subspace(transpose))
     }
 
     /// The squared norm of every sub-centroid, sub-space by sub-space.
     fn norms(&self) -> &[f32] {
-        self.norms.get_or_init(|| {
-            (0..self.m)
-                .flat_map(|s| {
-                    let (lo, hi) = self.sub(s);
-                    norms(self.codebook(s), hi - lo)
-                })
-                .collect()
-        })
+        self.norms.get_or_init(|| self.per_subspace(norms))
+    }
+
+    /// `f(codebook, width)` of every sub-space, concatenated in sub-space order.
+    fn per_subspace(&self, f: fn(&[f32], usize) -> Vec<f32>) -> Vec<f32> {
+        (0..self.m)
+            .flat_map(|s| {
+                let (lo, hi) = self.sub(s);
+                f(self.codebook(s), hi - lo)
+            })
+            .collect()
     }
 
     /// Encodes `x` (`dims` floats) into `out` (`code_len` bytes).
