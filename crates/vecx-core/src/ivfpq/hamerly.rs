@@ -18,7 +18,7 @@
 //! coin toss too.
 use rayon::prelude::*;
 
-use super::kmeans::dist2;
+use super::kmeans::{best_two, dist2, long_norms};
 
 /// Points per matrix product (as in `assign_all`).
 const BLOCK: usize = 128;
@@ -108,10 +108,7 @@ fn nearest_two(
     which: &[u32],
 ) -> Vec<(u32, f32, f32)> {
     let k = centroids.len() / dim;
-    let cnorms: Vec<f32> = centroids
-        .chunks_exact(dim)
-        .map(|c| crate::distance::dot(c, c) as f32)
-        .collect();
+    let cnorms = long_norms(centroids, dim);
     which
         .par_chunks(BLOCK)
         .flat_map_iter(|ids| {
@@ -124,19 +121,10 @@ fn nearest_two(
             ids.iter()
                 .zip(g.chunks_exact(k))
                 .map(|(&i, dots)| {
-                    let (mut best, mut second) = ((0u32, f32::INFINITY), f32::INFINITY);
-                    for (j, (d, n)) in dots.iter().zip(&cnorms).enumerate() {
-                        let s = n - 2.0 * d;
-                        if s < best.1 {
-                            second = best.1;
-                            best = (j as u32, s);
-                        } else if s < second {
-                            second = s;
-                        }
-                    }
+                    let (c, best, second) = best_two(dots, &cnorms);
                     let x = norms[i as usize];
                     let dist = |s: f32| (s + x).max(0.0).sqrt();
-                    (best.0, dist(best.1), dist(second))
+                    (c, dist(best), dist(second))
                 })
                 .collect::<Vec<_>>()
         })

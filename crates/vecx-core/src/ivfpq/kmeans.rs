@@ -36,9 +36,9 @@ pub struct KMeans {
     dim: usize,
     k: usize,
     centroids: Vec<f32>,
-    /// The points k-means++ draws from (see [`seed_pool`]), contiguous, and the squared
-    /// distance of each to its closest centroid so far.
-    pool: Vec<f32>,
+    /// The points k-means++ draws from when not all of them (see [`seed_pool`]), contiguous,
+    /// and the squared distance of each pool point to its closest centroid so far.
+    pool: Option<Vec<f32>>,
     closest: Vec<f64>,
     assign: Vec<u32>,
     /// Hamerly's bounds (long vectors, see [`super::hamerly`]), from the first assignment on.
@@ -65,7 +65,7 @@ impl KMeans {
             dim,
             k,
             centroids: Vec::with_capacity(k * dim),
-            pool: Vec::new(),
+            pool: None,
             closest: Vec::new(),
             assign: vec![0; n],
             bounds: None,
@@ -157,7 +157,8 @@ impl KMeans {
     fn seed_one(&mut self) {
         if self.seeded == 0 {
             self.pool = seed_pool(&self.data, self.dim, self.k);
-            self.closest = vec![f64::INFINITY; self.pool.len() / self.dim];
+            let pool = self.pool.as_deref().unwrap_or(&self.data);
+            self.closest = vec![f64::INFINITY; pool.len() / self.dim];
         }
         let (dim, n) = (self.dim, self.closest.len());
         let pick = if self.seeded == 0 {
@@ -182,10 +183,10 @@ impl KMeans {
                 chosen
             }
         };
-        let c: Vec<f32> = self.pool[pick * dim..(pick + 1) * dim].to_vec();
+        let pool = self.pool.as_deref().unwrap_or(&self.data);
+        let c: Vec<f32> = pool[pick * dim..(pick + 1) * dim].to_vec();
         self.centroids.extend_from_slice(&c);
         self.seeded += 1;
-        let pool = &self.pool;
         self.closest
             .par_iter_mut()
             .enumerate()
@@ -196,7 +197,7 @@ impl KMeans {
                 }
             });
         if self.seeded == self.k {
-            self.pool = Vec::new();
+            self.pool = None;
             self.closest = Vec::new();
             // Initial assignment, so the first Lloyd iteration counts moves correctly.
             if self.dim >= LONG {
@@ -211,14 +212,15 @@ impl KMeans {
     /// One Lloyd iteration: recompute means, then reassign; returns the points that moved.
     fn lloyd(&mut self) -> usize {
         let (dim, k) = (self.dim, self.k);
-        // Members of each cluster in point order (a counting sort), then each cluster's mean
-        // on the rayon threads: the same additions in the same order as one serial pass, so the
-        // result does not depend on the thread count.
+        // Where the centroids were, for the bounds' drift.
         let old = if self.bounds.is_some() {
             self.centroids.clone()
         } else {
             Vec::new()
         };
+        // Members of each cluster in point order (a counting sort), then each cluster's mean
+        // on the rayon threads: the same additions in the same order as one serial pass, so the
+        // result does not depend on the thread count.
         let mut counts = vec![0usize; k];
         for &a in &self.assign {
             counts[a as usize] += 1;
@@ -303,24 +305,23 @@ const POOL_PER_CENTROID: usize = 8;
 /// Smallest pool (all points when there are fewer).
 const MIN_POOL: usize = 1_024;
 
-/// The points k-means++ seeds from: every point when there are at most
+/// The points k-means++ seeds from: `None` (every point, no copy) when there are at most
 /// `max(MIN_POOL, POOL_PER_CENTROID * k)`, else that many spread evenly over the data. Each
 /// seeding pick updates every pool point's distance, so its cost is `pool * k * dim` read from
 /// memory one pick at a time; on all 10,000 points of mnist10k (180 lists of 784-d) that was a
 /// third of the coarse training. Lloyd's iterations then run on every point and correct what a
 /// smaller pool misses (recall@10 on sift10k and mnist10k unchanged).
-pub fn seed_pool(data: &[f32], dim: usize, k: usize) -> Vec<f32> {
+pub fn seed_pool(data: &[f32], dim: usize, k: usize) -> Option<Vec<f32>> {
     let n = data.len() / dim;
     let size = (POOL_PER_CENTROID * k).max(MIN_POOL);
-    if n <= size {
-        return data.to_vec();
-    }
-    (0..size)
-        .flat_map(|i| {
-            let p = i * n / size;
-            data[p * dim..(p + 1) * dim].iter().copied()
-        })
-        .collect()
+    (n > size).then(|| {
+        (0..size)
+            .flat_map(|i| {
+                let p = i * n / size;
+                data[p * dim..(p + 1) * dim].iter().copied()
+            })
+            .collect()
+    })
 }
 
 /// Squared L2 distance: the SIMD kernel for long vectors, a plain loop for the short sub-vectors
@@ -371,10 +372,7 @@ pub fn assign_all(data: &[f32], dim: usize, centroids: &[f32]) -> Vec<u32> {
             .collect();
     }
     let k = centroids.len() / dim;
-    let norms: Vec<f32> = centroids
-        .chunks_exact(dim)
-        .map(|c| crate::distance::dot(c, c) as f32)
-        .collect();
+    let norms = long_norms(centroids, dim);
     let mut out = vec![0u32; data.len() / dim];
     data.par_chunks(ASSIGN_BLOCK * dim)
         .zip(out.par_chunks_mut(ASSIGN_BLOCK))
@@ -383,17 +381,39 @@ pub fn assign_all(data: &[f32], dim: usize, centroids: &[f32]) -> Vec<u32> {
             g.resize(n * k, 0.0);
             crate::distance::simd::dot_matrix(rows, n, centroids, k, dim, g);
             for (o, dots) in out.iter_mut().zip(g.chunks_exact(k)) {
-                let mut best = (0, f32::INFINITY);
-                for (j, (d, n)) in dots.iter().zip(&norms).enumerate() {
-                    let s = n - 2.0 * d;
-                    if s < best.1 {
-                        best = (j, s);
-                    }
-                }
-                *o = best.0 as u32;
+                *o = best_two(dots, &norms).0;
             }
         });
     out
+}
+
+/// The squared norms of long centroids (SIMD inner products), for [`best_two`].
+pub fn long_norms(centroids: &[f32], dim: usize) -> Vec<f32> {
+    centroids
+        .chunks_exact(dim)
+        .map(|c| crate::distance::dot(c, c) as f32)
+        .collect()
+}
+
+/// From one row's inner products with every centroid (a row of a [`dot_matrix`] product) and
+/// the centroids' squared norms: the closest centroid by `|c|^2 - 2 <x, c>` (first on ties;
+/// NaN never chosen, 0 if all are), that value, and the second smallest value (infinite with
+/// one centroid). Add `|x|^2` for squared distances.
+///
+/// [`dot_matrix`]: crate::distance::simd::dot_matrix
+#[inline]
+pub fn best_two(dots: &[f32], norms: &[f32]) -> (u32, f32, f32) {
+    let (mut best, mut second) = ((0u32, f32::INFINITY), f32::INFINITY);
+    for (j, (d, n)) in dots.iter().zip(norms).enumerate() {
+        let s = n - 2.0 * d;
+        if s < best.1 {
+            second = best.1;
+            best = (j as u32, s);
+        } else if s < second {
+            second = s;
+        }
+    }
+    (best.0, best.1, second)
 }
 
 /// Centroids (`k` rows of `dim`) stored dimension-major (`dim` rows of `k`), for
