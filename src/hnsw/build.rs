@@ -8,6 +8,10 @@
 //!    interrupts (so cancel and statement_timeout stop the build within milliseconds: a drop
 //!    guard raises the cancel flag the workers poll) and reports progress in
 //!    `pg_stat_progress_create_index`. Worker threads never call PostgreSQL.
+//!    Then the same threads run vecx-core's repairs (`hnsw::connect`): elements a search for
+//!    their own vector misses are inserted again, and every element left out of reach gets an
+//!    incoming edge, so no cluster is an island that queries and filtered scans cannot enter.
+//!    `SET client_min_messages = debug1` shows what they did.
 //! 3. **Write**: a `Layout` pass computes the TID of every element and neighbour tuple, then a
 //!    second pass writes the meta page and all element pages through the buffer manager,
 //!    without WAL, and one `log_newpage_range` WAL-logs them all (for permanent relations).
@@ -25,6 +29,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use vecx_core::distance::Metric;
+use vecx_core::hnsw::connect::{connect_islands, relink_strays, Joined};
 use vecx_core::hnsw::format::{self, Meta, Tid};
 use vecx_core::hnsw::layout::{Layout, USABLE};
 use vecx_core::hnsw::memory::{build_parallel, bytes_per_element, MemGraph};
@@ -175,7 +180,6 @@ unsafe extern "C-unwind" fn build_callback(
 /// Links all elements on rayon threads while the backend thread checks for interrupts and
 /// reports progress.
 fn build_graph(graph: &MemGraph) {
-    let n = graph.len() as u32;
     let done = AtomicUsize::new(0);
     let cancel = AtomicBool::new(false);
     let threads = crate::gucs::build_threads();
@@ -192,8 +196,8 @@ fn build_graph(graph: &MemGraph) {
         let worker =
             s.spawn(
                 || match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-                    Ok(pool) => pool.install(|| build_parallel(graph, 0..n, &done, &cancel)),
-                    Err(_) => build_parallel(graph, 0..n, &done, &cancel),
+                    Ok(pool) => pool.install(|| build_and_repair(graph, &done, &cancel)),
+                    Err(_) => build_and_repair(graph, &done, &cancel),
                 },
             );
         while !worker.is_finished() {
@@ -206,13 +210,26 @@ fn build_graph(graph: &MemGraph) {
         }
         worker.join()
     });
-    if outcome.is_err() {
-        raise_code(
+    match outcome {
+        Ok((strays, joined)) => pgrx::debug1!(
+            "vecx_hnsw build: {strays} elements re-inserted; islands joined per level (0 = bottom) {:?}, {} left unjoined",
+            joined.per_level,
+            joined.unjoined
+        ),
+        Err(_) => raise_code(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             "vecx_hnsw graph build thread failed",
             None,
-        );
+        ),
     }
+}
+
+/// On the rayon pool: links every element, then re-links strays and joins islands.
+fn build_and_repair(graph: &MemGraph, done: &AtomicUsize, cancel: &AtomicBool) -> (usize, Joined) {
+    build_parallel(graph, 0..graph.len() as u32, done, cancel);
+    let strays = relink_strays(graph, cancel);
+    let joined = connect_islands(graph, || cancel.load(Ordering::Relaxed));
+    (strays, joined)
 }
 
 /// Writes the meta page and every element page (no WAL), returning the number of blocks.

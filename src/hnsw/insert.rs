@@ -250,10 +250,7 @@ fn link(g: &PageGraph, q: Tid, level: usize, qv: &[f32]) {
         let meta = read_meta(g.index);
         (ep, top) = (meta.entry, meta.entry_level as usize);
     }
-    // The upper layers are searched an eighth of ef_construction wide: a graph that long churn
-    // has fragmented can otherwise place the element in the wrong cluster's island.
-    let width = (g.params.ef_construction / 8).max(1);
-    let backlinks = neighbors_for_insert(g, q, qv, level, ep, top, &g.params, width, |id| {
+    let backlinks = neighbors_for_insert(g, q, qv, level, ep, top, &g.params, |id| {
         g.info(id).state == format::STATE_LIVE
     });
     let mut own: Vec<Vec<Tid>> = vec![Vec::new(); level + 1];

@@ -14,6 +14,8 @@ use std::sync::RwLock;
 
 use rayon::prelude::*;
 
+use super::fxhash::FxHashSet;
+use super::search::{descend, search_layer};
 use super::select::{self, neighbors_for_insert};
 use super::{GraphView, Params, Scored};
 use crate::distance::Metric;
@@ -120,7 +122,6 @@ impl MemGraph {
     /// at once for different elements.
     pub fn insert(&self, q: u32) {
         let level = self.level(q);
-        let qv = self.vector(q);
         let entry = {
             let mut e = self.entry.write().unwrap_or_else(|e| e.into_inner());
             match *e {
@@ -132,12 +133,32 @@ impl MemGraph {
             }
         };
         let (ep, top) = entry;
+        self.link_in(q, ep, top);
+        if level > top {
+            let mut e = self.entry.write().unwrap_or_else(|e| e.into_inner());
+            if e.is_none_or(|(_, l)| level > l) {
+                *e = Some((q, level));
+            }
+        }
+    }
+
+    /// Algorithm 1, lines 1-16: finds `q`'s neighbours on each of its levels (searched from
+    /// `ep`, the entry point at level `top`), sets them as `q`'s lists and links them back.
+    fn link_in(&self, q: u32, ep: u32, top: usize) {
         // Find the neighbours on every level first, then publish the element's own lists, then
         // link back. An element must not become reachable (through a back link) before all its
         // own lists exist: a concurrent search entering it would find an empty layer-0 list and
         // link its element to almost nothing.
-        let chosen_per_level =
-            neighbors_for_insert(self, q, qv, level, ep, top, &self.params, 1, |_| true);
+        let chosen_per_level = neighbors_for_insert(
+            self,
+            q,
+            self.vector(q),
+            self.level(q),
+            ep,
+            top,
+            &self.params,
+            |_| true,
+        );
         for (lc, chosen) in &chosen_per_level {
             *self.neighbors[q as usize][*lc]
                 .write()
@@ -151,10 +172,38 @@ impl MemGraph {
                 self.link(n.id, q, n.dist, *lc);
             }
         }
-        if level > top {
-            let mut e = self.entry.write().unwrap_or_else(|e| e.into_inner());
-            if e.is_none_or(|(_, l)| level > l) {
-                *e = Some((q, level));
+    }
+
+    /// Whether a greedy search for `q`'s own vector (Algorithm 5 with `ef = 1` on every layer)
+    /// ends at `q` (or at an identical vector). Only meaningful where every element is its own
+    /// nearest neighbour, i.e. not under the inner product.
+    pub fn finds_itself(&self, q: u32) -> bool {
+        let Some((entry, top)) = self.entry() else {
+            return false;
+        };
+        let qv = self.vector(q);
+        let start = Scored {
+            dist: self.distance(qv, entry),
+            id: entry,
+        };
+        let near = descend(self, qv, start, top, 0);
+        let mut visited = FxHashSet::default();
+        let found = search_layer(self, qv, &[near], 1, 0, &mut visited);
+        // Identical vectors tie: any of them first counts.
+        found.first().is_some_and(|best| {
+            found
+                .iter()
+                .take_while(|f| f.dist <= best.dist)
+                .any(|f| f.id == q)
+        })
+    }
+
+    /// Inserts `q` again into the finished graph: new lists from a fresh search, linked back.
+    /// Its old lists go; edges others hold to it stay.
+    pub fn relink(&self, q: u32) {
+        if let Some((ep, top)) = self.entry() {
+            if ep != q {
+                self.link_in(q, ep, top);
             }
         }
     }
@@ -184,6 +233,62 @@ impl MemGraph {
             select::select_neighbors_flagged(self, &cands, max)
         };
         *links = Links { list, diverse };
+    }
+}
+
+impl MemGraph {
+    /// Whether `id`'s list on `level` has a free slot.
+    pub fn has_room(&self, id: u32, level: usize) -> bool {
+        self.neighbors[id as usize].get(level).is_some_and(|l| {
+            l.read().unwrap_or_else(|e| e.into_inner()).list.len()
+                < self.params.max_neighbors(level)
+        })
+    }
+
+    /// Whether `id`'s list on `level` holds a neighbour the heuristic only kept to fill a slot.
+    pub fn has_filler(&self, id: u32, level: usize) -> bool {
+        self.filler(id, level).is_some()
+    }
+
+    /// The furthest of `id`'s neighbours on `level` that the heuristic does not keep as diverse
+    /// (its position in the list).
+    fn filler(&self, id: u32, level: usize) -> Option<usize> {
+        let list = self.neighbors[id as usize].get(level)?;
+        let links = list.read().unwrap_or_else(|e| e.into_inner());
+        let flags = if links.diverse.len() == links.list.len() {
+            links.diverse.clone()
+        } else {
+            select::diversity_flags(self, &links.list)
+        };
+        (0..links.list.len())
+            .filter(|&i| !flags[i])
+            .max_by_key(|&i| links.list[i])
+    }
+
+    /// Adds the edge `from -> to` on `level` (distance `dist`) whatever the heuristic would say:
+    /// into a free slot, else in place of the furthest neighbour kept only to fill a slot. Returns
+    /// whether the edge is there (false when the list is full of diverse neighbours). For
+    /// [`super::connect`], on a graph no other thread is changing.
+    pub fn force_link(&self, from: u32, to: u32, dist: f32, level: usize) -> bool {
+        let max = self.params.max_neighbors(level);
+        let replace = self.filler(from, level);
+        let Some(list) = self.neighbors[from as usize].get(level) else {
+            return false;
+        };
+        let mut links = list.write().unwrap_or_else(|e| e.into_inner());
+        if links.list.iter().any(|s| s.id == to) {
+            return true;
+        }
+        let new = Scored { dist, id: to };
+        if links.list.len() < max {
+            links.list.push(new);
+        } else if let Some(i) = replace {
+            links.list[i] = new;
+        } else {
+            return false;
+        }
+        links.diverse.clear();
+        true
     }
 }
 

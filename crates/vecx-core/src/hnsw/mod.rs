@@ -22,9 +22,11 @@
 //! | [`search`] | Algorithm 2 (SEARCH-LAYER), Algorithm 5 (K-NN-SEARCH) | layer search and greedy descent |
 //! | [`select`] | Algorithm 4 (SELECT-NEIGHBORS-HEURISTIC) | diverse neighbour selection |
 //! | [`memory`] | Algorithm 1 (INSERT) | the concurrent in-memory graph and its parallel build |
+//! | [`connect`] | (ours, after Lucene) | joining islands left after a build |
 //! | [`stream`] | (ours) | an unbounded best-first search that yields results one at a time |
 use std::cmp::Ordering;
 
+pub mod connect;
 pub mod format;
 pub mod fxhash;
 pub mod layout;
@@ -55,6 +57,17 @@ impl Params {
         } else {
             self.m
         }
+    }
+
+    /// How wide an insert searches the layers above its element's own (Algorithm 1's descent
+    /// with `ef = 1` in the paper): an eighth of `ef_construction`. A greedy descent that ends
+    /// one cluster off places the element in that cluster: its layer-0 search never leaves it,
+    /// the element links only to strangers and no neighbour of its own links back, so no query
+    /// finds it later. On tight, well separated clusters, 17 builds in 40 of 3,000 rows left
+    /// such orphans with a greedy descent (106 rows in all), 1 in 40 at this width (3 rows);
+    /// the upper layers hold a sixteenth of the elements, so the cost is small.
+    pub fn descent_width(&self) -> usize {
+        (self.ef_construction / 8).max(1)
     }
 
     /// The level of a new element from a uniform draw `u` in (0, 1]: `floor(-ln(u) * mL)`.

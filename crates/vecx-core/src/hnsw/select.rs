@@ -49,6 +49,23 @@ pub fn select_neighbors_flagged<G: GraphView>(
     fill(kept, pruned, m)
 }
 
+/// The heuristic's verdict on each element of a neighbour list (distances to the base element),
+/// in the list's order: `true` where it would be kept as diverse, `false` where it only fills
+/// a slot (some closer kept neighbour is closer to it than the base element is).
+pub fn diversity_flags<G: GraphView>(g: &G, list: &[Scored<G::Id>]) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..list.len()).collect();
+    order.sort_by_key(|&i| list[i]);
+    let mut kept: Vec<Scored<G::Id>> = Vec::with_capacity(list.len());
+    let mut flags = vec![false; list.len()];
+    for i in order {
+        if diverse(g, &list[i], &kept) {
+            kept.push(list[i]);
+            flags[i] = true;
+        }
+    }
+    flags
+}
+
 /// Whether `c` is closer to the base element than to every element of `kept`.
 fn diverse<G: GraphView>(g: &G, c: &Scored<G::Id>, kept: &[Scored<G::Id>]) -> bool {
     kept.iter().all(|r| g.distance_between(c.id, r.id) > c.dist)
@@ -143,9 +160,8 @@ pub fn reselect<G: GraphView>(
 /// entry point `entry` (at level `top`), chosen by the heuristic. `eligible` says whether a found
 /// element may be chosen (deleted elements still route the search but are never chosen).
 /// Returns `(level, chosen)` pairs, top level first. Both the in-memory build and the on-page
-/// insert call this and differ only in how they write the result, and in `descent_width`: the
-/// levels above the element's own are searched that wide (1 = the paper's greedy descent, right
-/// for a fresh build; inserts into a graph that churn may have fragmented search wider, see
+/// insert call this and differ only in how they write the result. The levels above the
+/// element's own are searched [`Params::descent_width`] wide, not greedily (see there and
 /// [`super::search::descend_wide`]).
 #[allow(clippy::too_many_arguments)]
 pub fn neighbors_for_insert<G: GraphView>(
@@ -156,7 +172,6 @@ pub fn neighbors_for_insert<G: GraphView>(
     entry: G::Id,
     top: usize,
     params: &Params,
-    descent_width: usize,
     eligible: impl Fn(G::Id) -> bool,
 ) -> Vec<(usize, Vec<Scored<G::Id>>)> {
     let cur = Scored {
@@ -164,7 +179,7 @@ pub fn neighbors_for_insert<G: GraphView>(
         id: entry,
     };
     let mut eps = if top > level {
-        descend_wide(g, qv, cur, top, level, descent_width)
+        descend_wide(g, qv, cur, top, level, params.descent_width())
     } else {
         vec![cur]
     };
