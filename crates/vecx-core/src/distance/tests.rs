@@ -89,9 +89,12 @@ fn cosine_of_zero_vector_is_nan() {
     assert!(cosine(&[0.0, 0.0], &[0.0, 0.0]).is_nan());
     // Orthogonal non-zero vectors give exactly 1, not NaN.
     assert_eq!(cosine(&[1.0, 0.0], &[0.0, 1.0]), 1.0);
-    // Identical vectors give exactly 0; opposite ones 2 (within simsimd's rsqrt precision).
+    // Identical vectors give exactly 0; opposite ones 2 within simsimd's rsqrt precision (its
+    // AVX2 kernel, one Newton step after rsqrt: 3.4e-8 off on an AMD EPYC; its AVX-512 kernel
+    // was within 1e-8 on the Xeons of earlier runs).
     assert_eq!(cosine(&[3.0, 4.0], &[3.0, 4.0]), 0.0);
-    assert!((cosine(&[1.0, 1.0], &[-1.0, -1.0]) - 2.0).abs() < 1e-8);
+    let opp = cosine(&[1.0, 1.0], &[-1.0, -1.0]);
+    assert!((opp - 2.0).abs() < 1e-6, "{opp}");
     let long: Vec<f32> = (0..1000).map(|i| (i as f32).sin()).collect();
     assert_eq!(cosine(&long, &long), 0.0);
 }
