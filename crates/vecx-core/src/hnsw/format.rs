@@ -9,8 +9,8 @@
 //!   - an **element tuple** ([`Element`]): level, state (live / deleted / free), the heap TID of
 //!     its row, the TID of its neighbour tuple, and the vector inline (or, above
 //!     [`INLINE_MAX_DIMS`] dimensions, the first block of its vector pages);
-//!   - a **neighbour tuple** ([`Neighbors`]): fixed capacity `2M` slots for layer 0 then `M` per
-//!     upper layer, so it is always rewritten in place;
+//!   - a **neighbour tuple**: fixed capacity `2M` slots for layer 0 then `M` per upper layer,
+//!     so it is always rewritten in place; each slot is an index TID packed into 6 bytes;
 //! * **vector pages**, for vectors too large to sit in an element tuple: consecutive pages, each
 //!   holding one chunk of up to [`CHUNK_FLOATS`] floats.
 //!
@@ -21,8 +21,9 @@ use std::fmt;
 
 /// "VXHN" in the meta page.
 pub const META_MAGIC: u32 = 0x5658_484e;
-/// On-disk format version; bumped whenever a layout below changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// On-disk format version; bumped whenever a layout below changes. Version 2: neighbour slots
+/// are 6 bytes (block, offset), not 8; version 1 indexes must be rebuilt (REINDEX).
+pub const FORMAT_VERSION: u32 = 2;
 /// Vectors up to this many dimensions are stored inside their element tuple.
 pub const INLINE_MAX_DIMS: usize = 1900;
 /// Floats per vector page chunk (8,000 bytes, well under a page's usable space).
@@ -73,6 +74,13 @@ impl Tid {
         out.extend_from_slice(&[0, 0]);
     }
 
+    /// The packed form of a neighbour slot: block and offset, no padding (6 bytes, like
+    /// PostgreSQL's ItemPointerData).
+    fn put_packed(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.block.to_le_bytes());
+        out.extend_from_slice(&self.offset.to_le_bytes());
+    }
+
     fn get(b: &[u8]) -> Tid {
         Tid {
             block: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
@@ -82,6 +90,8 @@ impl Tid {
 }
 
 const TID_LEN: usize = 8;
+/// Bytes per neighbour slot ([`Tid::put_packed`]): the bulk of an index, so not padded.
+const SLOT_LEN: usize = 6;
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
@@ -289,7 +299,7 @@ pub fn set_element_neighbors(b: &mut [u8], t: Tid) {
 /// The highest level an element may have so its neighbour tuple still fits on a page
 /// (`usable` bytes), for a given `m`.
 pub fn max_level_for(m: usize, usable: usize) -> usize {
-    let slots = (usable.saturating_sub(NEIGHBORS_HEADER_LEN)) / TID_LEN;
+    let slots = (usable.saturating_sub(NEIGHBORS_HEADER_LEN)) / SLOT_LEN;
     (slots / m.max(1)).saturating_sub(2).min(super::MAX_LEVEL)
 }
 
@@ -310,7 +320,7 @@ pub fn neighbor_slots(level: usize, m: usize) -> usize {
 pub const NEIGHBORS_HEADER_LEN: usize = 4;
 
 pub fn neighbors_len(level: usize, m: usize) -> usize {
-    NEIGHBORS_HEADER_LEN + TID_LEN * neighbor_slots(level, m)
+    NEIGHBORS_HEADER_LEN + SLOT_LEN * neighbor_slots(level, m)
 }
 
 /// Encodes a neighbour tuple: `lists[l]` are the neighbours on layer `l` (at most the layer's
@@ -323,7 +333,10 @@ pub fn encode_neighbors(level: usize, m: usize, lists: &[Vec<Tid>]) -> Vec<u8> {
         let cap = if l == 0 { 2 * m } else { m };
         let list = lists.get(l).map(|v| v.as_slice()).unwrap_or(&[]);
         for i in 0..cap {
-            list.get(i).copied().unwrap_or(Tid::INVALID).put(&mut out);
+            list.get(i)
+                .copied()
+                .unwrap_or(Tid::INVALID)
+                .put_packed(&mut out);
         }
     }
     out
@@ -351,11 +364,11 @@ pub fn decode_neighbors(b: &[u8], m: usize) -> Result<Vec<Vec<Tid>>, FormatError
         let cap = if l == 0 { 2 * m } else { m };
         let mut list = Vec::with_capacity(cap);
         for _ in 0..cap {
-            let t = Tid::get(&b[at..at + TID_LEN]);
+            let t = Tid::get(&b[at..at + SLOT_LEN]);
             if t.is_valid() {
                 list.push(t);
             }
-            at += TID_LEN;
+            at += SLOT_LEN;
         }
         lists.push(list);
     }
@@ -408,6 +421,36 @@ pub fn decode_chunk(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn neighbour_slots_are_six_bytes() {
+        // Layer 0 of m = 16: 32 slots of 6 bytes after the 4-byte header (pgvector's
+        // ItemPointerData size); an element of level 2 adds 2 x 16 slots.
+        assert_eq!(neighbors_len(0, 16), 4 + 32 * 6);
+        assert_eq!(neighbors_len(2, 16), 4 + 64 * 6);
+        let lists = vec![
+            vec![
+                Tid {
+                    block: 7,
+                    offset: 3,
+                },
+                Tid {
+                    block: u32::MAX - 1,
+                    offset: u16::MAX,
+                },
+            ],
+            vec![Tid {
+                block: 1,
+                offset: 1,
+            }],
+        ];
+        let b = encode_neighbors(1, 4, &lists);
+        assert_eq!(b.len(), neighbors_len(1, 4));
+        assert_eq!(&b[4..10], &[7, 0, 0, 0, 3, 0]);
+        assert_eq!(decode_neighbors(&b, 4).unwrap(), lists);
+        // The element header keeps its padded TIDs (the vector after it stays 4-aligned).
+        assert_eq!(ELEMENT_HEADER_LEN % 4, 0);
+    }
 
     #[test]
     fn meta_round_trip() {
