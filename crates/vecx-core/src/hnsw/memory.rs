@@ -237,6 +237,17 @@ impl MemGraph {
 }
 
 impl MemGraph {
+    /// What the build compares: the metric's distance, except that L2 is left squared (the
+    /// same order, no square root per distance). Nothing the build compares leaves the build:
+    /// the pages store neighbour references, not distances.
+    #[inline]
+    fn compare(&self, a: &[f32], b: &[f32]) -> f32 {
+        match self.metric {
+            Metric::L2 => crate::distance::l2_squared(a, b) as f32,
+            m => m.distance(a, b) as f32,
+        }
+    }
+
     /// Whether `id`'s list on `level` has a free slot.
     pub fn has_room(&self, id: u32, level: usize) -> bool {
         self.neighbors[id as usize].get(level).is_some_and(|l| {
@@ -296,23 +307,29 @@ impl GraphView for MemGraph {
     type Id = u32;
 
     fn distance(&self, query: &[f32], id: u32) -> f32 {
-        self.metric.distance(query, self.vector(id)) as f32
+        self.compare(query, self.vector(id))
     }
 
     fn distance_between(&self, a: u32, b: u32) -> f32 {
-        self.metric.distance(self.vector(a), self.vector(b)) as f32
+        self.compare(self.vector(a), self.vector(b))
     }
 
     fn neighbors(&self, id: u32, level: usize) -> Vec<u32> {
-        match self.neighbors[id as usize].get(level) {
-            Some(l) => l
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .list
-                .iter()
-                .map(|s| s.id)
-                .collect(),
-            None => Vec::new(),
+        let mut out = Vec::new();
+        self.neighbors_into(id, level, &mut out);
+        out
+    }
+
+    fn neighbors_into(&self, id: u32, level: usize, out: &mut Vec<u32>) {
+        out.clear();
+        if let Some(l) = self.neighbors[id as usize].get(level) {
+            out.extend(
+                l.read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .list
+                    .iter()
+                    .map(|s| s.id),
+            );
         }
     }
 }

@@ -100,6 +100,12 @@ pub trait GraphView {
 
     /// Neighbours of `id` on `level` (empty when it has none or does not reach that level).
     fn neighbors(&self, id: Self::Id, level: usize) -> Vec<Self::Id>;
+
+    /// [`Self::neighbors`] into `out` (cleared first), so a search can reuse one buffer for
+    /// every element it expands instead of allocating a list each time.
+    fn neighbors_into(&self, id: Self::Id, level: usize, out: &mut Vec<Self::Id>) {
+        *out = self.neighbors(id, level);
+    }
 }
 
 /// An element with its distance to the query; ordered by distance, then id, so ties break the

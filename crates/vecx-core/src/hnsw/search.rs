@@ -44,8 +44,9 @@ pub fn search_layer_state<G: GraphView>(
 ) -> LayerSearch<G::Id> {
     let ef = ef.max(1);
     // C: candidates to expand (closest first); W: the ef best found (furthest on top).
-    let mut candidates: BinaryHeap<Reverse<Scored<G::Id>>> = BinaryHeap::new();
-    let mut best: BinaryHeap<Scored<G::Id>> = BinaryHeap::new();
+    let mut candidates: BinaryHeap<Reverse<Scored<G::Id>>> = BinaryHeap::with_capacity(2 * ef);
+    let mut best: BinaryHeap<Scored<G::Id>> = BinaryHeap::with_capacity(ef + 1);
+    let mut neighbors = Vec::new();
     let mut discovered = Vec::new();
     let mut expanded: HashSet<G::Id> = HashSet::default();
     for e in entry {
@@ -68,7 +69,8 @@ pub fn search_layer_state<G: GraphView>(
         if record {
             expanded.insert(c.id);
         }
-        for n in g.neighbors(c.id, level) {
+        g.neighbors_into(c.id, level, &mut neighbors);
+        for &n in &neighbors {
             if !visited.insert(n) {
                 continue;
             }
@@ -115,10 +117,12 @@ pub fn descend<G: GraphView>(
 ) -> Scored<G::Id> {
     let mut cur = entry;
     let mut level = from_level;
+    let mut neighbors = Vec::new();
     while level > to_level {
         loop {
             let mut moved = false;
-            for n in g.neighbors(cur.id, level) {
+            g.neighbors_into(cur.id, level, &mut neighbors);
+            for &n in &neighbors {
                 let d = g.distance(query, n);
                 if d < cur.dist {
                     cur = Scored { dist: d, id: n };

@@ -35,7 +35,7 @@ pub fn select_neighbors_flagged<G: GraphView>(
         return (sorted, Vec::new());
     }
     let mut kept: Vec<Scored<G::Id>> = Vec::with_capacity(m);
-    let mut pruned: Vec<Scored<G::Id>> = Vec::new();
+    let mut pruned: Vec<Scored<G::Id>> = Vec::with_capacity(sorted.len());
     for c in sorted {
         if kept.len() >= m {
             break;
@@ -77,7 +77,8 @@ fn fill<I: Copy>(
     pruned: Vec<Scored<I>>,
     m: usize,
 ) -> (Vec<Scored<I>>, Vec<bool>) {
-    let mut flags = vec![true; kept.len()];
+    let mut flags = Vec::with_capacity(m.max(kept.len()));
+    flags.resize(kept.len(), true);
     let mut out = kept;
     for p in pruned.into_iter().take(m.saturating_sub(out.len())) {
         out.push(p);
@@ -117,8 +118,8 @@ pub fn reselect<G: GraphView>(
         return (entries.into_iter().map(|e| e.0).collect(), Vec::new());
     }
     let mut kept: Vec<Scored<G::Id>> = Vec::with_capacity(m);
-    let mut pruned: Vec<Scored<G::Id>> = Vec::new();
-    let mut added: Vec<Scored<G::Id>> = Vec::new();
+    let mut pruned: Vec<Scored<G::Id>> = Vec::with_capacity(entries.len());
+    let mut added: Vec<Scored<G::Id>> = Vec::with_capacity(2);
     let mut removed_any = false;
     for (c, was) in entries {
         if kept.len() >= m {
@@ -185,7 +186,11 @@ pub fn neighbors_for_insert<G: GraphView>(
     };
     let mut out = Vec::new();
     for lc in (0..=level.min(top)).rev() {
-        let mut visited = FxHashSet::default();
+        // Sized for what an ef_construction-wide search usually visits, so it never rehashes.
+        let mut visited = FxHashSet::with_capacity_and_hasher(
+            params.ef_construction * params.max_neighbors(lc),
+            Default::default(),
+        );
         let found = search_layer(g, qv, &eps, params.ef_construction, lc, &mut visited);
         let candidates: Vec<Scored<G::Id>> = found
             .iter()
