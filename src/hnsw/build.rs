@@ -8,10 +8,9 @@
 //!    interrupts (so cancel and statement_timeout stop the build within milliseconds: a drop
 //!    guard raises the cancel flag the workers poll) and reports progress in
 //!    `pg_stat_progress_create_index`. Worker threads never call PostgreSQL.
-//!    Then the same threads run vecx-core's repairs (`hnsw::connect`): elements a search for
-//!    their own vector misses are inserted again, and every element left out of reach gets an
-//!    incoming edge, so no cluster is an island that queries and filtered scans cannot enter.
-//!    `SET client_min_messages = debug1` shows what they did.
+//!    Then vecx-core's `connect_islands` (on the worker thread) gives every element left out of
+//!    reach an incoming edge, so no cluster is an island that queries and filtered scans cannot
+//!    enter. `SET client_min_messages = debug1` shows what it did.
 //! 3. **Write**: a `Layout` pass computes the TID of every element and neighbour tuple, then a
 //!    second pass writes the meta page and all element pages through the buffer manager,
 //!    without WAL, and one `log_newpage_range` WAL-logs them all (for permanent relations).
@@ -29,7 +28,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use vecx_core::distance::Metric;
-use vecx_core::hnsw::connect::{connect_islands, relink_strays, Joined};
+use vecx_core::hnsw::connect::{connect_islands, Joined};
 use vecx_core::hnsw::format::{self, Meta, Tid};
 use vecx_core::hnsw::layout::{Layout, USABLE};
 use vecx_core::hnsw::memory::{build_parallel, bytes_per_element, MemGraph};
@@ -211,8 +210,8 @@ fn build_graph(graph: &MemGraph) {
         worker.join()
     });
     match outcome {
-        Ok((strays, joined)) => pgrx::debug1!(
-            "vecx_hnsw build: {strays} elements re-inserted; islands joined per level (0 = bottom) {:?}, {} left unjoined",
+        Ok(joined) => pgrx::debug1!(
+            "vecx_hnsw build: edges added to join islands, per level (0 = bottom) {:?}; elements that could not be joined {:?}",
             joined.per_level,
             joined.unjoined
         ),
@@ -224,12 +223,10 @@ fn build_graph(graph: &MemGraph) {
     }
 }
 
-/// On the rayon pool: links every element, then re-links strays and joins islands.
-fn build_and_repair(graph: &MemGraph, done: &AtomicUsize, cancel: &AtomicBool) -> (usize, Joined) {
+/// On the worker thread: links every element on the rayon pool, then joins islands.
+fn build_and_repair(graph: &MemGraph, done: &AtomicUsize, cancel: &AtomicBool) -> Joined {
     build_parallel(graph, 0..graph.len() as u32, done, cancel);
-    let strays = relink_strays(graph, cancel);
-    let joined = connect_islands(graph, || cancel.load(Ordering::Relaxed));
-    (strays, joined)
+    connect_islands(graph, || cancel.load(Ordering::Relaxed))
 }
 
 /// Writes the meta page and every element page (no WAL), returning the number of blocks.

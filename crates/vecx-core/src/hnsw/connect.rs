@@ -1,15 +1,4 @@
-//! Repairs after a build: strays re-linked, islands joined (ours; the second idea is Lucene's
-//! `connectComponents`).
-//!
-//! **Strays.** An insert whose descent ends in the wrong cluster searches layer 0 there, links
-//! the element to strangers, and none of its real neighbours ever links to it (their later
-//! searches do not find it). On tight, well separated clusters a few builds in forty left up
-//! to 1% of the rows unfindable even at `ef_search = 200`, in groups inserted while the route
-//! into their cluster was missing. [`relink_strays`] checks every element with a cheap greedy
-//! search for its own vector in the finished graph (about a twentieth of the build's distance
-//! work) and inserts the ones it misses again: in the finished graph the search reaches their
-//! cluster, so they get real neighbours that link back. Some the greedy check misses are
-//! perfectly findable by a real search; re-inserting them costs a little and changes nothing.
+//! Joining islands after a build (ours; the idea is Lucene's `connectComponents`).
 //!
 //! The heuristic (Algorithm 4) is meant to keep edges between clusters, but it only sees the
 //! candidates an insert's search found, and once a cluster holds more than `ef_construction`
@@ -18,56 +7,40 @@
 //! drops those long edges too: in a neighbour list full of elements of its own cluster, some
 //! kept neighbour is nearly always closer to the far element than the base element is. On data
 //! made of tight, well separated clusters (tenants, languages, near-duplicate families) whole
-//! clusters end up with no incoming edge on a layer, and a query near such a cluster is routed
-//! into another one and never comes back: a wider `ef` does not help. In the regression test's
-//! 12-cluster set, 6 builds in 20 left a layer-0 island, and up to 4% of rows failed to find
-//! themselves even at `ef_search = 200`.
+//! clusters end up with no incoming edge on a layer. Plain queries still reach them through the
+//! upper layers, but the index scan's continuation, which walks layer 0 for as long as a
+//! filter discards rows, would never enter them. In a 12-cluster test set (3,000 rows, one
+//! thread) half the builds left such an island on layer 0.
 //!
-//! After the parallel build, for each level from the top down, this pass marks what the entry
-//! point reaches on that level (following edges only on it). Each element left unmarked gets
-//! one incoming edge from the closest marked element that can take it: the element is searched
-//! for from the entry point like an insert would (descent, then a layer search `ef_construction`
-//! wide, which only ever finds marked elements), and the first result with a free slot on that
-//! level takes the edge; failing that, the first whose list has a neighbour the heuristic kept
-//! only to fill a slot (one another kept neighbour covers) gives up that one. Everything the
-//! newly linked element reaches is marked in turn, so one edge usually joins a whole island.
-//! The pass is serial and costs a graph walk per level plus one search per island.
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use rayon::prelude::*;
-
+//! [`connect_islands`] runs once the parallel build is done. On each upper level, every element
+//! is checked with the greedy descent a query takes (Algorithm 5's first loop) for its own
+//! vector; where the descent stops at another element, that element gets an edge to it. On
+//! layer 0 it marks what the entry point reaches; each element left unmarked gets one incoming
+//! edge from the closest marked element that can take it: the element is searched for from the
+//! entry point like an insert would (descent, then a layer search `ef_construction` wide, which
+//! only ever finds marked elements), and the first result with a free slot takes the edge;
+//! failing that, the first whose list has a neighbour the heuristic kept only to fill a slot
+//! (one another kept neighbour covers) gives up that one. Everything the newly linked element
+//! reaches is marked in turn, so one edge usually joins a whole island. The pass is serial and
+//! costs a greedy descent per upper-level element (a sixteenth of them), a walk of layer 0 and
+//! one search per island: about 1% of a build.
+//!
+//! (Re-inserting every element a search for its own vector misses was tried too: it found
+//! 25-30% of the rows of a 100,000-row Gaussian mixture with a greedy check and took 40% of
+//! the build's time, for recall 0.996 -> 0.9975 at `ef_search = 40`; a wider check found few
+//! but cost as much. The wide insert descent, [`super::Params::descent_width`], does most of
+//! that work at no extra cost.)
 use super::fxhash::FxHashSet;
 use super::memory::MemGraph;
 use super::search::{descend, search_layer};
 use super::{GraphView, Scored};
-use crate::distance::Metric;
 
-/// Re-inserts every element a greedy search for its own vector does not end at (see the
-/// module comment), on the current rayon pool; returns how many. Under the inner product an
-/// element need not be its own nearest neighbour, so nothing is checked there. Stops when
-/// `cancel` is raised.
-pub fn relink_strays(g: &MemGraph, cancel: &AtomicBool) -> usize {
-    if g.metric == Metric::InnerProduct {
-        return 0;
-    }
-    let strays: Vec<u32> = (0..g.len() as u32)
-        .into_par_iter()
-        .filter(|&q| !cancel.load(Ordering::Relaxed) && !g.finds_itself(q))
-        .collect();
-    strays.par_iter().for_each(|&q| {
-        if !cancel.load(Ordering::Relaxed) {
-            g.relink(q);
-        }
-    });
-    strays.len()
-}
-
-/// What [`connect_islands`] did: islands joined per level (index = level) and elements it could
-/// not join (no reachable element could take an edge).
+/// What [`connect_islands`] did, per level (index = level): edges added, and elements it could
+/// not help (no candidate element could take an edge).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Joined {
     pub per_level: Vec<usize>,
-    pub unjoined: usize,
+    pub unjoined: Vec<usize>,
 }
 
 /// Joins the islands of `g` (see the module comment): on each upper level, every element is
@@ -79,6 +52,7 @@ pub fn connect_islands(g: &MemGraph, cancelled: impl Fn() -> bool) -> Joined {
         return out;
     };
     out.per_level = vec![0; top + 1];
+    out.unjoined = vec![0; top + 1];
     let n = g.len() as u32;
     for level in (1..=top).rev() {
         for u in 0..n {
@@ -100,7 +74,7 @@ pub fn connect_islands(g: &MemGraph, cancelled: impl Fn() -> bool) -> Joined {
             if g.force_link(end.id, u, end.dist, level) {
                 out.per_level[level] += 1;
             } else {
-                out.unjoined += 1;
+                out.unjoined[level] += 1;
             }
         }
     }
@@ -118,7 +92,7 @@ pub fn connect_islands(g: &MemGraph, cancelled: impl Fn() -> bool) -> Joined {
                 out.per_level[0] += 1;
                 mark_from(g, u, 0, &mut reached);
             }
-            _ => out.unjoined += 1,
+            _ => out.unjoined[0] += 1,
         }
     }
     out

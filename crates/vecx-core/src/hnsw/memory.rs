@@ -14,8 +14,6 @@ use std::sync::RwLock;
 
 use rayon::prelude::*;
 
-use super::fxhash::FxHashSet;
-use super::search::{descend, search_layer};
 use super::select::{self, neighbors_for_insert};
 use super::{GraphView, Params, Scored};
 use crate::distance::Metric;
@@ -170,40 +168,6 @@ impl MemGraph {
         for (lc, chosen) in &chosen_per_level {
             for n in chosen {
                 self.link(n.id, q, n.dist, *lc);
-            }
-        }
-    }
-
-    /// Whether a greedy search for `q`'s own vector (Algorithm 5 with `ef = 1` on every layer)
-    /// ends at `q` (or at an identical vector). Only meaningful where every element is its own
-    /// nearest neighbour, i.e. not under the inner product.
-    pub fn finds_itself(&self, q: u32) -> bool {
-        let Some((entry, top)) = self.entry() else {
-            return false;
-        };
-        let qv = self.vector(q);
-        let start = Scored {
-            dist: self.distance(qv, entry),
-            id: entry,
-        };
-        let near = descend(self, qv, start, top, 0);
-        let mut visited = FxHashSet::default();
-        let found = search_layer(self, qv, &[near], 1, 0, &mut visited);
-        // Identical vectors tie: any of them first counts.
-        found.first().is_some_and(|best| {
-            found
-                .iter()
-                .take_while(|f| f.dist <= best.dist)
-                .any(|f| f.id == q)
-        })
-    }
-
-    /// Inserts `q` again into the finished graph: new lists from a fresh search, linked back.
-    /// Its old lists go; edges others hold to it stay.
-    pub fn relink(&self, q: u32) {
-        if let Some((ep, top)) = self.entry() {
-            if ep != q {
-                self.link_in(q, ep, top);
             }
         }
     }

@@ -514,7 +514,7 @@ fn islands_are_joined() {
         assert!(before >= 250, "seed {seed}: {before} unreachable before");
         let joined = connect::connect_islands(&g, || false);
         assert_eq!(unreachable_on_layer0(&g), 0, "seed {seed}: {joined:?}");
-        assert_eq!(joined.unjoined, 0);
+        assert!(joined.unjoined.iter().all(|u| *u == 0), "{joined:?}");
         assert!(joined.per_level[0] >= 1 && joined.per_level[0] <= before / 250);
         // Forced edges keep every list within its capacity and free of duplicates.
         for id in 0..g.len() as u32 {
@@ -549,38 +549,18 @@ fn islands_are_joined() {
 
 #[test]
 fn tight_clusters_find_themselves() {
-    // Parallel builds (not deterministic): with a greedy insert descent and no repairs, 17 of
-    // 40 builds left rows their own cluster never links to (up to 119 of 3,000); with the wide
-    // descent a few builds in 40 (up to 37).
+    // Parallel builds (not deterministic). With the paper's greedy insert descent, 17 of 40
+    // builds left rows their own cluster never links to (up to 119 of 3,000, 4%): the descent
+    // ended one cluster off and the row linked to strangers. With the wide descent a few builds
+    // in 40 keep such rows, at most 37 (1.2%) in our runs.
     for seed in 0..4 {
         let g = build_tight(seed, 2);
-        connect::relink_strays(&g, &AtomicBool::new(false));
         connect::connect_islands(&g, || false);
+        assert_eq!(unreachable_on_layer0(&g), 0);
         let misses = self_misses(&g, 200);
         assert!(
-            misses <= 3,
+            misses <= 60,
             "seed {seed}: {misses} of 3000 rows do not find themselves"
         );
     }
-}
-
-#[test]
-fn strays_are_relinked() {
-    // A deterministic (one-thread) build that leaves 3 rows no search finds (ef 200).
-    let g = build_tight(0, 1);
-    connect::connect_islands(&g, || false);
-    let before = self_misses(&g, 200);
-    assert!(before >= 1, "{before}");
-    let relinked = connect::relink_strays(&g, &AtomicBool::new(false));
-    assert!(relinked >= before && relinked < 100, "{relinked}");
-    assert_eq!(self_misses(&g, 200), 0);
-    // Under the inner product nothing is checked.
-    let ip = MemGraph::new(
-        16,
-        Metric::InnerProduct,
-        g.params,
-        tight_clusters(300, 16, 12, 1),
-        vec![0; 300],
-    );
-    assert_eq!(connect::relink_strays(&ip, &AtomicBool::new(false)), 0);
 }
