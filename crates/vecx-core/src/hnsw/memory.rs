@@ -222,18 +222,21 @@ impl MemGraph {
 
     /// Whether `id`'s list on `level` holds a neighbour the heuristic only kept to fill a slot.
     pub fn has_filler(&self, id: u32, level: usize) -> bool {
-        self.filler(id, level).is_some()
+        self.neighbors[id as usize].get(level).is_some_and(|l| {
+            self.filler(&l.read().unwrap_or_else(|e| e.into_inner()))
+                .is_some()
+        })
     }
 
-    /// The furthest of `id`'s neighbours on `level` that the heuristic does not keep as diverse
-    /// (its position in the list).
-    fn filler(&self, id: u32, level: usize) -> Option<usize> {
-        let list = self.neighbors[id as usize].get(level)?;
-        let links = list.read().unwrap_or_else(|e| e.into_inner());
+    /// The furthest neighbour in `links` that the heuristic does not keep as diverse (its
+    /// position in the list).
+    fn filler(&self, links: &Links) -> Option<usize> {
+        let computed;
         let flags = if links.diverse.len() == links.list.len() {
-            links.diverse.clone()
+            &links.diverse
         } else {
-            select::diversity_flags(self, &links.list)
+            computed = select::diversity_flags(self, &links.list);
+            &computed
         };
         (0..links.list.len())
             .filter(|&i| !flags[i])
@@ -246,7 +249,6 @@ impl MemGraph {
     /// [`super::connect`], on a graph no other thread is changing.
     pub fn force_link(&self, from: u32, to: u32, dist: f32, level: usize) -> bool {
         let max = self.params.max_neighbors(level);
-        let replace = self.filler(from, level);
         let Some(list) = self.neighbors[from as usize].get(level) else {
             return false;
         };
@@ -257,7 +259,7 @@ impl MemGraph {
         let new = Scored { dist, id: to };
         if links.list.len() < max {
             links.list.push(new);
-        } else if let Some(i) = replace {
+        } else if let Some(i) = self.filler(&links) {
             links.list[i] = new;
         } else {
             return false;

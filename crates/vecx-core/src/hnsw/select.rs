@@ -34,7 +34,19 @@ pub fn select_neighbors_flagged<G: GraphView>(
     if sorted.len() <= m {
         return (sorted, Vec::new());
     }
-    let mut kept: Vec<Scored<G::Id>> = Vec::with_capacity(m);
+    let (kept, pruned) = keep_diverse(g, sorted, m);
+    fill(kept, pruned, m)
+}
+
+/// Algorithm 4's loop over `sorted` (ascending distance, distinct): each candidate is kept when
+/// it is closer to the base element than to every one kept before it, until `m` are kept.
+/// Returns the kept ones and the pruned ones, both in distance order.
+fn keep_diverse<G: GraphView>(
+    g: &G,
+    sorted: Vec<Scored<G::Id>>,
+    m: usize,
+) -> (Vec<Scored<G::Id>>, Vec<Scored<G::Id>>) {
+    let mut kept: Vec<Scored<G::Id>> = Vec::with_capacity(m.min(sorted.len()));
     let mut pruned: Vec<Scored<G::Id>> = Vec::with_capacity(sorted.len());
     for c in sorted {
         if kept.len() >= m {
@@ -46,24 +58,19 @@ pub fn select_neighbors_flagged<G: GraphView>(
             pruned.push(c);
         }
     }
-    fill(kept, pruned, m)
+    (kept, pruned)
 }
 
 /// The heuristic's verdict on each element of a neighbour list (distances to the base element),
 /// in the list's order: `true` where it would be kept as diverse, `false` where it only fills
 /// a slot (some closer kept neighbour is closer to it than the base element is).
 pub fn diversity_flags<G: GraphView>(g: &G, list: &[Scored<G::Id>]) -> Vec<bool> {
-    let mut order: Vec<usize> = (0..list.len()).collect();
-    order.sort_by_key(|&i| list[i]);
-    let mut kept: Vec<Scored<G::Id>> = Vec::with_capacity(list.len());
-    let mut flags = vec![false; list.len()];
-    for i in order {
-        if diverse(g, &list[i], &kept) {
-            kept.push(list[i]);
-            flags[i] = true;
-        }
-    }
-    flags
+    let mut sorted = list.to_vec();
+    sorted.sort();
+    let (kept, _) = keep_diverse(g, sorted, list.len());
+    list.iter()
+        .map(|s| kept.iter().any(|k| k.id == s.id))
+        .collect()
 }
 
 /// Whether `c` is closer to the base element than to every element of `kept`.

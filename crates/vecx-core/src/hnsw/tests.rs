@@ -12,14 +12,20 @@ use crate::distance::Metric;
 /// data has a low intrinsic dimension: each cluster spreads mostly along 4 directions of its own,
 /// with a little isotropic noise (pure 16-d noise makes every neighbour equidistant, which no
 /// index can rank).
-fn clustered(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<f32> {
+/// A seeded xorshift stream of floats uniform in [0, 1).
+fn uniform(seed: u64) -> impl FnMut() -> f32 {
     let mut s = seed | 1;
-    let mut next = move || {
+    move || {
         s ^= s << 13;
         s ^= s >> 7;
         s ^= s << 17;
-        (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
+        (s >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+fn clustered(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<f32> {
+    let mut u = uniform(seed);
+    let mut next = move || u() - 0.5;
     const SPAN: usize = 4;
     let centres: Vec<f32> = (0..clusters * dim).map(|_| next() * 16.0).collect();
     let dirs: Vec<f32> = (0..clusters * SPAN * dim).map(|_| next() * 2.0).collect();
@@ -419,13 +425,7 @@ fn reselect_equals_the_full_heuristic() {
 /// plus uniform noise in [-0.5, 0.5] per coordinate: tight clusters about ten times further
 /// apart than they are wide (the regression test's data shape).
 fn tight_clusters(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed | 1;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 40) as f32 / (1u64 << 24) as f32
-    };
+    let mut next = uniform(seed);
     let centres: Vec<f32> = (0..clusters * dim).map(|_| next() * 8.0 - 4.0).collect();
     let mut out = Vec::with_capacity(n * dim);
     for i in 0..n {
