@@ -9,8 +9,10 @@
 //!    (a batch of seeding picks, a slice of a Lloyd iteration) runs on `vecx.build_threads` rayon
 //!    threads while the backend thread waits, then checks for interrupts and reports progress:
 //!    cancel and statement_timeout stop the build between steps.
-//! 3. **Encode**: every row's list and code, in parallel chunks. Rows that did not fit in memory
-//!    are read again by a second table scan and encoded chunk by chunk.
+//! 3. **Encode**: every row's list and code, in parallel chunks. When the training sample was
+//!    every row (tables up to [`TRAIN_ROWS_MIN`] rows), the k-means' last assignment gives the
+//!    lists and only the codes are computed. Rows that did not fit in memory are read again by
+//!    a second table scan and encoded chunk by chunk.
 //! 4. **Write**: the meta page, the quantizer (bincode, cut into page-sized chunks), the list
 //!    directory, then each list's entries on consecutive pages, all without WAL, then one
 //!    `log_newpage_range`.
@@ -205,17 +207,36 @@ impl Lists {
     }
 }
 
+/// Encodes `rows` (prepared, one per TID) into their lists, CHUNK rows per hand-off to the
+/// workers; `known`: the list of every row when the training already assigned them.
 fn encode_into(
     pool: &Option<rayon::ThreadPool>,
     q: &Quantizer,
     tids: &[Tid],
     rows: &[f32],
+    known: Option<&[u32]>,
     lists: &mut Lists,
 ) {
     let len = lists.entry_len - format::HEADER_LEN;
     let kind = lists.kind;
-    for (ct, cr) in tids.chunks(CHUNK).zip(rows.chunks(CHUNK * q.dims)) {
-        let (ls, codes) = on_workers(pool, || train::encode_all(q, cr, kind));
+    for (n, (ct, cr)) in tids
+        .chunks(CHUNK)
+        .zip(rows.chunks(CHUNK * q.dims))
+        .enumerate()
+    {
+        let (ls, codes) = match known {
+            Some(all) => {
+                let ls = &all[n * CHUNK..n * CHUNK + ct.len()];
+                (
+                    std::borrow::Cow::Borrowed(ls),
+                    on_workers(pool, || train::encode_all_in(q, cr, ls, kind)),
+                )
+            }
+            None => {
+                let (ls, codes) = on_workers(pool, || train::encode_all(q, cr, kind));
+                (std::borrow::Cow::Owned(ls), codes)
+            }
+        };
         for (i, t) in ct.iter().enumerate() {
             lists.add(ls[i], *t, &codes[i * len..(i + 1) * len]);
         }
@@ -235,7 +256,7 @@ struct EncodeState<'a> {
 
 impl EncodeState<'_> {
     fn flush(&mut self) {
-        encode_into(self.pool, self.q, &self.tids, &self.rows, self.lists);
+        encode_into(self.pool, self.q, &self.tids, &self.rows, None, self.lists);
         self.done += self.tids.len();
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, self.done as i64);
         self.tids.clear();
@@ -427,7 +448,16 @@ pub unsafe extern "C-unwind" fn ambuild(
                 TrainStep::Done => break,
             }
         }
-        let q = training.finish();
+        let (q, sample_lists) = training.finish_with_lists();
+        // When the sample is every row kept (tables up to TRAIN_ROWS_MIN rows), the k-means
+        // already knows each row's list: the encoding skips assigning them again.
+        let row_lists = (cap == kept).then(|| {
+            let mut l = vec![0u32; kept];
+            for (&row, &list) in idx[..cap].iter().zip(&sample_lists) {
+                l[row] = list;
+            }
+            l
+        });
         trained = started.elapsed();
         let meta = Meta {
             dims: dims as u32,
@@ -448,7 +478,14 @@ pub unsafe extern "C-unwind" fn ambuild(
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, rows as i64);
         progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, 0);
         if !st.overflow {
-            encode_into(&pool, &q, &st.tids, &st.rows, &mut lists);
+            encode_into(
+                &pool,
+                &q,
+                &st.tids,
+                &st.rows,
+                row_lists.as_deref(),
+                &mut lists,
+            );
         } else {
             pgrx::notice!("vecx_ivfpq: the table does not fit in maintenance_work_mem; training used a sample of {kept} rows and a second table scan encodes all {rows}");
             st.rows = Vec::new();

@@ -294,9 +294,11 @@ impl KMeans {
         &self.centroids
     }
 
-    /// The points it was given, back (for the caller's next use of them).
-    pub fn into_data(self) -> Vec<f32> {
-        self.data
+    /// The points it was given, back (for the caller's next use of them), and the cluster of
+    /// each: after [`Step::Done`], its closest centroid (the last Lloyd iteration ends with an
+    /// assignment to the centroids it computed).
+    pub fn into_parts(self) -> (Vec<f32>, Vec<u32>) {
+        (self.data, self.assign)
     }
 }
 

@@ -7,17 +7,22 @@ use super::kmeans::{self, KMeans};
 use super::pq::{PqStep, PqTrainer};
 use super::search::Kind;
 
-/// Lloyd iterations for the coarse centroids and for each PQ sub-space. Coarse: 8 iterations
-/// gave the same recall@10 as 15 on sift10k and mnist10k at 12 and 25 probed lists (within
-/// 1%, either way), so 10 leave a margin.
-pub const COARSE_ITERATIONS: usize = 10;
-pub const PQ_ITERATIONS: usize = 6;
-/// Residuals the PQ codebooks are trained on: 16 per code at 8 bits. Re-ranking hides most of
-/// the codebooks' quality: on sift10k and mnist10k, 2,048 residuals and 4 iterations give the
-/// same recall@10 as 8,192 and 10 when 100 candidates are re-ranked, and 0.6% less when 40
-/// are (sift10k, 50 of 200 lists); 4,096 and 6 lose 0.3% there and train 3 to 4 times faster
-/// than 8,192 and 10 (mnist10k: 196 sub-spaces).
-pub const PQ_TRAIN_ROWS: usize = 4_096;
+/// Lloyd iterations for the coarse centroids and for each PQ sub-space.
+///
+/// Coarse: on sift10k (200 lists) and mnist10k (180), 6 iterations give the recall@10 of 10
+/// within 0.1% at every probe count from 5 to 50 lists (40 or 100 candidates re-ranked), and
+/// cost 40% less; Hamerly's bounds skip few points on these sets (the farthest centroid move
+/// stays 4 to 5 times the median), so each iteration costs about a full assignment. With half
+/// as many lists (100 on sift10k) the 4 extra iterations were worth 1% of recall: the lists
+/// the defaults give are the ones measured.
+pub const COARSE_ITERATIONS: usize = 6;
+pub const PQ_ITERATIONS: usize = 4;
+/// Residuals the PQ codebooks are trained on: 8 per code at 8 bits. A query's recall is set
+/// by the lists it probes, not by the codes, once candidates are re-ranked: on sift10k and
+/// mnist10k (defaults, 40 or 100 candidates re-ranked), 2,048 residuals and 4 iterations give
+/// the recall@10 of 4,096 and 6 within 0.1% at every probe count, and train 2 to 3 times
+/// faster (mnist10k: 196 sub-spaces).
+pub const PQ_TRAIN_ROWS: usize = 2_048;
 
 /// What [`Training::step`] is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +41,8 @@ enum Phase {
 pub struct Training {
     phase: Option<Phase>,
     sample: Vec<f32>,
+    /// The coarse list of each sample row, once the coarse k-means is done.
+    sample_lists: Vec<u32>,
     dims: usize,
     pq_m: usize,
     bits: u8,
@@ -64,6 +71,7 @@ impl Training {
                 COARSE_ITERATIONS,
             ))),
             sample: Vec::new(),
+            sample_lists: Vec::new(),
             dims,
             pq_m,
             bits,
@@ -77,15 +85,20 @@ impl Training {
                 let s = km.step();
                 if s == kmeans::Step::Done {
                     let mut centroids = km.centroids().to_vec();
-                    // The sample comes back from the k-means (moved in, not copied).
-                    self.sample = km.into_data();
+                    // The sample comes back from the k-means (moved in, not copied), with the
+                    // list of each row.
+                    (self.sample, self.sample_lists) = km.into_parts();
                     // Stored as bf16: residuals and codes are made against the stored values.
                     super::bf16::round_all(&mut centroids);
                     let n = self.sample.len() / self.dims;
                     let take = n.min(PQ_TRAIN_ROWS);
                     // The sample is already a random draw: its first rows are a random subset.
-                    let residuals =
-                        residuals(&self.sample[..take * self.dims], self.dims, &centroids);
+                    let residuals = residuals(
+                        &self.sample[..take * self.dims],
+                        self.dims,
+                        &centroids,
+                        &self.sample_lists[..take],
+                    );
                     let trainer = PqTrainer::new(
                         residuals,
                         self.dims,
@@ -124,18 +137,25 @@ impl Training {
         }
     }
 
-    pub fn finish(mut self) -> Quantizer {
+    pub fn finish(self) -> Quantizer {
+        self.finish_with_lists().0
+    }
+
+    /// The quantizer and the list of each sample row (its closest centroid when the coarse
+    /// k-means ended, before the centroids were rounded to bf16: a row within rounding of two
+    /// centroids may sit in the one [`encode`] would not pick, which costs nothing), so that a
+    /// caller whose sample is every row need not assign them again ([`encode_all_in`]).
+    pub fn finish_with_lists(mut self) -> (Quantizer, Vec<u32>) {
         while self.step() != TrainStep::Done {}
         match self.phase.take() {
-            Some(Phase::Done(q)) => q,
+            Some(Phase::Done(q)) => (q, self.sample_lists),
             _ => unreachable!("step returned Done"),
         }
     }
 }
 
-/// Every row minus its nearest centroid.
-fn residuals(data: &[f32], dims: usize, centroids: &[f32]) -> Vec<f32> {
-    let lists = kmeans::assign_all(data, dims, centroids);
+/// Every row minus the centroid of its list.
+fn residuals(data: &[f32], dims: usize, centroids: &[f32], lists: &[u32]) -> Vec<f32> {
     data.par_chunks_exact(dims)
         .zip(lists.par_iter())
         .flat_map_iter(|(x, &c)| {
@@ -193,13 +213,21 @@ pub fn term_bits(q: &Quantizer, list: usize, code: &[u8]) -> u16 {
 /// Encodes prepared rows (`n * dims`) on rayon threads: the list of each and the entry tails
 /// (code and term, see [`encode`]) for `kind`, packed.
 pub fn encode_all(q: &Quantizer, rows: &[f32], kind: Kind) -> (Vec<u32>, Vec<u8>) {
+    let lists = kmeans::assign_all(rows, q.dims, &q.centroids);
+    let codes = encode_all_in(q, rows, &lists, kind);
+    (lists, codes)
+}
+
+/// Encodes prepared rows whose lists are known (one per row, e.g. from
+/// [`Training::finish_with_lists`]) on rayon threads: the entry tails, packed.
+pub fn encode_all_in(q: &Quantizer, rows: &[f32], lists: &[u32], kind: Kind) -> Vec<u8> {
     let len = q.pq.code_len() + kind.term_len();
     let n = rows.len() / q.dims;
+    assert_eq!(lists.len(), n, "one list per row");
     let mut codes = vec![0u8; n * len];
-    let lists = kmeans::assign_all(rows, q.dims, &q.centroids);
     rows.par_chunks_exact(q.dims)
         .zip(codes.par_chunks_exact_mut(len.max(1)))
-        .zip(&lists)
+        .zip(lists)
         .for_each(|((x, code), l)| encode_in(q, x, *l as usize, code));
-    (lists, codes)
+    codes
 }
