@@ -62,7 +62,11 @@ pub struct PageGraph {
     /// Blocks in the index as last seen (re-read only when a reference points beyond it).
     nblocks: std::cell::Cell<u32>,
     /// Headers of elements read so far in this graph's short life (one insert or one scan):
-    /// saves re-reading an element's page to find its neighbour tuple or heap TID.
+    /// saves re-reading an element's page to find its neighbour tuple (when the search expands
+    /// it) or its heap TID (when a scan returns it). Safe for that life: vacuum frees or reuses
+    /// an element only after waiting out every insert and scan that started before it marked
+    /// the element deleted, and an element's neighbour tuple never moves. The state may go from
+    /// live to deleted meanwhile (vacuum's mark pass), as it may right after any read.
     infos: std::cell::RefCell<vecx_core::hnsw::fxhash::FxHashMap<Tid, ElementInfo>>,
     /// On a hot standby. There, replaying a VACUUM of the primary can free an element that a
     /// scan reached through a neighbour list it read before (on the primary, vacuum waits for
@@ -108,6 +112,12 @@ impl PageGraph {
         }
     }
 
+    /// Makes room in the header cache for `n` elements (what a search expects to visit), so
+    /// that it does not rehash as the search goes.
+    pub fn expect_elements(&self, n: usize) {
+        self.infos.borrow_mut().reserve(n);
+    }
+
     /// The element at `id`; `None` only on a standby, for an element that vanished.
     fn element<'a>(&self, page: pg_sys::Page, id: Tid) -> Option<Element<'a>> {
         let detail = match pages::item(page, id.offset) {
@@ -144,14 +154,21 @@ impl PageGraph {
         self.check_block(id);
         let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
         match self.element(buf.page(), id) {
-            Some(e) => ElementInfo {
-                level: e.level,
-                state: e.state,
-                heap: e.heap,
-                neighbors: e.neighbors,
-            },
+            Some(e) => self.remember(id, &e),
             None => vanished(),
         }
+    }
+
+    /// Caches the header of element `id` (see `infos`) and returns it.
+    fn remember(&self, id: Tid, e: &Element) -> ElementInfo {
+        let info = ElementInfo {
+            level: e.level,
+            state: e.state,
+            heap: e.heap,
+            neighbors: e.neighbors,
+        };
+        self.infos.borrow_mut().insert(id, info);
+        info
     }
 
     /// Calls `f` with the element's vector (and header) while its page is share-locked; an
@@ -171,12 +188,7 @@ impl PageGraph {
         self.check_block(id);
         let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
         let e = self.element(buf.page(), id)?;
-        let info = ElementInfo {
-            level: e.level,
-            state: e.state,
-            heap: e.heap,
-            neighbors: e.neighbors,
-        };
+        let info = self.remember(id, &e);
         let mut scratch = self.scratch.borrow_mut();
         scratch.clear();
         match e.vector {
@@ -224,30 +236,48 @@ impl PageGraph {
     /// All neighbour lists of an element (layer 0 first).
     pub fn neighbor_lists(&self, id: Tid) -> (ElementInfo, Vec<Vec<Tid>>) {
         let info = self.info(id);
-        let n = info.neighbors;
         let none = || vec![Vec::new(); info.level as usize + 1];
+        let lists = self.with_neighbor_tuple(id, info, |bytes| {
+            format::decode_neighbors(bytes, self.params.m).map(|l| (l.len() - 1, l))
+        });
+        (info, lists.unwrap_or_else(none))
+    }
+
+    /// Reads element `id`'s neighbour tuple (of an element whose header is `info`) and decodes
+    /// it with `decode`, which returns the tuple's level and what it decoded. `None` for an
+    /// element that vanished on a standby; any other missing, undecodable or mismatched tuple
+    /// is corruption.
+    fn with_neighbor_tuple<R>(
+        &self,
+        id: Tid,
+        info: ElementInfo,
+        decode: impl FnOnce(&[u8]) -> Result<(usize, R), format::FormatError>,
+    ) -> Option<R> {
+        let n = info.neighbors;
         if self.standby && n.offset == 0 {
-            return (info, none()); // vanished
+            return None; // vanished
         }
         self.check_block(n);
         let buf = Buf::read(self.index, n.block, pg_sys::BUFFER_LOCK_SHARE);
         let bytes = match pages::item(buf.page(), n.offset) {
             Some(b) => b,
-            None if self.standby => return (info, none()),
+            None if self.standby => return None,
             None => corrupted(
                 self.index,
                 format!("Neighbour tuple ({},{}) is missing.", n.block, n.offset),
             ),
         };
-        match format::decode_neighbors(bytes, self.params.m) {
-            Ok(lists) if lists.len() == info.level as usize + 1 => (info, lists),
-            _ if self.standby => (info, none()),
-            Ok(lists) => corrupted(
+        match decode(bytes) {
+            Ok((level, r)) if level == info.level as usize => Some(r),
+            _ if self.standby => None,
+            Ok((level, _)) => corrupted(
                 self.index,
                 format!(
-                    "Element of level {} has {} neighbour lists.",
+                    "Element ({},{}) of level {} has {} neighbour lists.",
+                    id.block,
+                    id.offset,
                     info.level,
-                    lists.len()
+                    level + 1
                 ),
             ),
             Err(e) => corrupted(
@@ -272,11 +302,21 @@ impl GraphView for PageGraph {
     }
 
     fn neighbors(&self, id: Tid, level: usize) -> Vec<Tid> {
-        let (_, mut lists) = self.neighbor_lists(id);
-        if level < lists.len() {
-            std::mem::take(&mut lists[level])
-        } else {
-            Vec::new()
+        let mut out = Vec::new();
+        self.neighbors_into(id, level, &mut out);
+        out
+    }
+
+    /// Decodes only the wanted layer of the neighbour tuple, into the search's buffer; the
+    /// element's header comes from the cache its distance filled.
+    fn neighbors_into(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
+        let info = self.info(id);
+        let m = self.params.m;
+        let found = self.with_neighbor_tuple(id, info, |bytes| {
+            format::decode_layer_into(bytes, m, level, out).map(|l| (l, ()))
+        });
+        if found.is_none() {
+            out.clear();
         }
     }
 }

@@ -344,6 +344,35 @@ pub fn encode_neighbors(level: usize, m: usize, lists: &[Vec<Tid>]) -> Vec<u8> {
 
 /// Decodes a neighbour tuple into one list per layer (invalid slots skipped).
 pub fn decode_neighbors(b: &[u8], m: usize) -> Result<Vec<Vec<Tid>>, FormatError> {
+    let level = check_neighbors(b, m)?;
+    let mut lists = Vec::with_capacity(level + 1);
+    for l in 0..=level {
+        let mut list = Vec::with_capacity(if l == 0 { 2 * m } else { m });
+        level_into(b, m, l, &mut list);
+        lists.push(list);
+    }
+    Ok(lists)
+}
+
+/// Decodes the list of layer `layer` of a neighbour tuple into `out` (cleared first; invalid
+/// slots skipped); returns the tuple's level. A layer above it leaves `out` empty. What a
+/// search expanding an element needs, without a list per layer.
+pub fn decode_layer_into(
+    b: &[u8],
+    m: usize,
+    layer: usize,
+    out: &mut Vec<Tid>,
+) -> Result<usize, FormatError> {
+    let level = check_neighbors(b, m)?;
+    out.clear();
+    if layer <= level {
+        level_into(b, m, layer, out);
+    }
+    Ok(level)
+}
+
+/// The level of a neighbour tuple whose kind, level, `m` and length agree.
+fn check_neighbors(b: &[u8], m: usize) -> Result<usize, FormatError> {
     if b.len() < NEIGHBORS_HEADER_LEN || b[0] != KIND_NEIGHBORS {
         return err(format!(
             "expected a neighbour tuple, found kind {}",
@@ -358,21 +387,25 @@ pub fn decode_neighbors(b: &[u8], m: usize) -> Result<Vec<Vec<Tid>>, FormatError
             b.len()
         ));
     }
-    let mut lists = Vec::with_capacity(level + 1);
-    let mut at = NEIGHBORS_HEADER_LEN;
-    for l in 0..=level {
-        let cap = if l == 0 { 2 * m } else { m };
-        let mut list = Vec::with_capacity(cap);
-        for _ in 0..cap {
-            let t = Tid::get(&b[at..at + SLOT_LEN]);
-            if t.is_valid() {
-                list.push(t);
-            }
-            at += SLOT_LEN;
+    Ok(level)
+}
+
+/// Appends the valid slots of layer `layer` of a checked neighbour tuple (layer 0 holds 2m
+/// slots, every other layer m).
+fn level_into(b: &[u8], m: usize, layer: usize, out: &mut Vec<Tid>) {
+    // Layer 0's 2m slots, then m per layer: layer l >= 1 starts after (l + 1) m slots.
+    let (before, cap) = if layer == 0 {
+        (0, 2 * m)
+    } else {
+        ((layer + 1) * m, m)
+    };
+    let start = NEIGHBORS_HEADER_LEN + before * SLOT_LEN;
+    for slot in b[start..start + cap * SLOT_LEN].chunks_exact(SLOT_LEN) {
+        let t = Tid::get(slot);
+        if t.is_valid() {
+            out.push(t);
         }
-        lists.push(list);
     }
-    Ok(lists)
 }
 
 /// Number of vector pages a `dims`-dimensional out-of-line vector takes.
@@ -448,6 +481,18 @@ mod tests {
         assert_eq!(b.len(), neighbors_len(1, 4));
         assert_eq!(&b[4..10], &[7, 0, 0, 0, 3, 0]);
         assert_eq!(decode_neighbors(&b, 4).unwrap(), lists);
+        // One layer at a time gives the same lists; a layer above the tuple's level is empty.
+        let mut one = vec![Tid {
+            block: 9,
+            offset: 9,
+        }];
+        for (layer, list) in lists.iter().enumerate() {
+            assert_eq!(decode_layer_into(&b, 4, layer, &mut one).unwrap(), 1);
+            assert_eq!(&one, list);
+        }
+        assert_eq!(decode_layer_into(&b, 4, 2, &mut one).unwrap(), 1);
+        assert!(one.is_empty());
+        assert!(decode_layer_into(&b, 5, 0, &mut one).is_err());
         // The element header keeps its padded TIDs (the vector after it stays 4-aligned).
         assert_eq!(ELEMENT_HEADER_LEN % 4, 0);
     }

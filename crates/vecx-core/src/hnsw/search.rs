@@ -47,8 +47,15 @@ pub fn search_layer_state<G: GraphView>(
     let mut candidates: BinaryHeap<Reverse<Scored<G::Id>>> = BinaryHeap::with_capacity(2 * ef);
     let mut best: BinaryHeap<Scored<G::Id>> = BinaryHeap::with_capacity(ef + 1);
     let mut neighbors = Vec::new();
-    let mut discovered = Vec::new();
-    let mut expanded: HashSet<G::Id> = HashSet::default();
+    // Sized for a continuation's record of a typical search (see `stream::VISITS_PER_EF`).
+    let (mut discovered, mut expanded): (Vec<_>, HashSet<G::Id>) = if record {
+        (
+            Vec::with_capacity(ef * super::stream::VISITS_PER_EF),
+            HashSet::with_capacity_and_hasher(2 * ef, Default::default()),
+        )
+    } else {
+        (Vec::new(), HashSet::default())
+    };
     for e in entry {
         if visited.insert(e.id) {
             candidates.push(Reverse(*e));
