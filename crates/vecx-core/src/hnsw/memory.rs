@@ -33,8 +33,13 @@ pub struct MemGraph {
     pub params: Params,
     vectors: Vec<f32>,
     levels: Vec<u8>,
-    /// neighbors[element][level]
-    neighbors: Vec<Vec<RwLock<Links>>>,
+    /// Every element's layer-0 list, in one array: a search reaches a list through one
+    /// indirection fewer than through a per-element array of levels (the lookup was 15% of a
+    /// build's profile).
+    layer0: Vec<RwLock<Links>>,
+    /// upper[element][level - 1], for the few elements above layer 0 (empty, unallocated,
+    /// for the rest).
+    upper: Vec<Vec<RwLock<Links>>>,
     entry: RwLock<Option<(u32, usize)>>,
 }
 
@@ -59,18 +64,16 @@ impl MemGraph {
         vectors: Vec<f32>,
         levels: Vec<u8>,
     ) -> MemGraph {
-        let neighbors = levels
-            .iter()
-            .map(|l| {
-                (0..=*l as usize)
-                    .map(|lc| {
-                        RwLock::new(Links {
-                            list: Vec::with_capacity(params.max_neighbors(lc)),
-                            diverse: Vec::new(),
-                        })
-                    })
-                    .collect()
+        let empty = |lc: usize| {
+            RwLock::new(Links {
+                list: Vec::with_capacity(params.max_neighbors(lc)),
+                diverse: Vec::new(),
             })
+        };
+        let layer0 = levels.iter().map(|_| empty(0)).collect();
+        let upper = levels
+            .iter()
+            .map(|l| (1..=*l as usize).map(empty).collect())
             .collect();
         MemGraph {
             dim,
@@ -78,7 +81,8 @@ impl MemGraph {
             params,
             vectors,
             levels,
-            neighbors,
+            layer0,
+            upper,
             entry: RwLock::new(None),
         }
     }
@@ -105,10 +109,19 @@ impl MemGraph {
         *self.entry.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// `id`'s list on `level`, if it reaches that level.
+    #[inline]
+    fn links(&self, id: u32, level: usize) -> Option<&RwLock<Links>> {
+        match level {
+            0 => self.layer0.get(id as usize),
+            l => self.upper.get(id as usize)?.get(l - 1),
+        }
+    }
+
     /// All neighbour lists of `id`, level 0 first.
     pub fn neighbor_lists(&self, id: u32) -> Vec<Vec<u32>> {
-        self.neighbors[id as usize]
-            .iter()
+        (0..=self.level(id))
+            .filter_map(|l| self.links(id, l))
             .map(|l| {
                 let l = l.read().unwrap_or_else(|e| e.into_inner());
                 l.list.iter().map(|s| s.id).collect()
@@ -158,7 +171,9 @@ impl MemGraph {
             |_| true,
         );
         for (lc, chosen) in &chosen_per_level {
-            *self.neighbors[q as usize][*lc]
+            *self
+                .links(q, *lc)
+                .expect("a level of the element")
                 .write()
                 .unwrap_or_else(|e| e.into_inner()) = Links {
                 list: chosen.clone(),
@@ -176,7 +191,7 @@ impl MemGraph {
     /// heuristic when it overflows.
     fn link(&self, from: u32, to: u32, dist: f32, level: usize) {
         let max = self.params.max_neighbors(level);
-        let Some(list) = self.neighbors[from as usize].get(level) else {
+        let Some(list) = self.links(from, level) else {
             return;
         };
         let mut links = list.write().unwrap_or_else(|e| e.into_inner());
@@ -214,7 +229,7 @@ impl MemGraph {
 
     /// Whether `id`'s list on `level` has a free slot.
     pub fn has_room(&self, id: u32, level: usize) -> bool {
-        self.neighbors[id as usize].get(level).is_some_and(|l| {
+        self.links(id, level).is_some_and(|l| {
             l.read().unwrap_or_else(|e| e.into_inner()).list.len()
                 < self.params.max_neighbors(level)
         })
@@ -222,7 +237,7 @@ impl MemGraph {
 
     /// Whether `id`'s list on `level` holds a neighbour the heuristic only kept to fill a slot.
     pub fn has_filler(&self, id: u32, level: usize) -> bool {
-        self.neighbors[id as usize].get(level).is_some_and(|l| {
+        self.links(id, level).is_some_and(|l| {
             self.filler(&l.read().unwrap_or_else(|e| e.into_inner()))
                 .is_some()
         })
@@ -249,7 +264,7 @@ impl MemGraph {
     /// [`super::connect`], on a graph no other thread is changing.
     pub fn force_link(&self, from: u32, to: u32, dist: f32, level: usize) -> bool {
         let max = self.params.max_neighbors(level);
-        let Some(list) = self.neighbors[from as usize].get(level) else {
+        let Some(list) = self.links(from, level) else {
             return false;
         };
         let mut links = list.write().unwrap_or_else(|e| e.into_inner());
@@ -286,9 +301,13 @@ impl GraphView for MemGraph {
         out
     }
 
+    fn prefetch(&self, id: u32) {
+        crate::distance::simd::prefetch(self.vector(id));
+    }
+
     fn neighbors_into(&self, id: u32, level: usize, out: &mut Vec<u32>) {
         out.clear();
-        if let Some(l) = self.neighbors[id as usize].get(level) {
+        if let Some(l) = self.links(id, level) {
             out.extend(
                 l.read()
                     .unwrap_or_else(|e| e.into_inner())

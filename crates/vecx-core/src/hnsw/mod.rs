@@ -106,6 +106,10 @@ pub trait GraphView {
     fn neighbors_into(&self, id: Self::Id, level: usize, out: &mut Vec<Self::Id>) {
         *out = self.neighbors(id, level);
     }
+
+    /// A hint that [`Self::distance`] will soon be asked for `id`: a graph in memory starts
+    /// loading its vector (see [`crate::distance::simd::prefetch`]). Changes no result.
+    fn prefetch(&self, _id: Self::Id) {}
 }
 
 /// An element with its distance to the query; ordered by distance, then id, so ties break the

@@ -77,10 +77,12 @@ pub fn search_layer_state<G: GraphView>(
             expanded.insert(c.id);
         }
         g.neighbors_into(c.id, level, &mut neighbors);
+        // The unvisited neighbours, marked visited, their vectors requested all at once.
+        neighbors.retain(|&n| visited.insert(n));
         for &n in &neighbors {
-            if !visited.insert(n) {
-                continue;
-            }
+            g.prefetch(n);
+        }
+        for &n in &neighbors {
             let d = g.distance(query, n);
             let s = Scored { dist: d, id: n };
             if record {
