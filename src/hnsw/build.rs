@@ -417,6 +417,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         heap_tuples: 0.0,
         tmp: PgMemoryContexts::new("vecx_hnsw build tuple"),
     };
+    let started = std::time::Instant::now();
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_LOAD);
     // SAFETY: a standard index build scan calling our callback with our state.
     unsafe {
@@ -431,6 +432,7 @@ pub unsafe extern "C-unwind" fn ambuild(
             std::ptr::null_mut(),
         );
     }
+    let loaded = started.elapsed();
     let dims = state.dims.unwrap_or(0);
     let seed = index_seed(index);
     let cap = level_cap(m);
@@ -450,6 +452,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         levels,
     );
     build_graph(&graph);
+    let built = started.elapsed();
     let (entry, entry_level) = match graph.entry() {
         Some((e, l)) => (Some(e), l),
         None => (None, 0),
@@ -468,6 +471,13 @@ pub unsafe extern "C-unwind" fn ambuild(
             pg_sys::log_newpage_range(index, pg_sys::ForkNumber::MAIN_FORKNUM, 0, nblocks, true)
         };
     }
+    let secs = |d: std::time::Duration| d.as_secs_f64();
+    pgrx::debug1!(
+        "vecx_hnsw build: {n} rows in memory, {nblocks} pages; load {:.3} s, graph {:.3} s, write {:.3} s",
+        secs(loaded),
+        secs(built.saturating_sub(loaded)),
+        secs(started.elapsed().saturating_sub(built))
+    );
     let mut index_tuples = n as f64;
     if state.left_out > 0 {
         pgrx::notice!(
