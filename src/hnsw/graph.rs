@@ -61,7 +61,8 @@ pub struct PageGraph {
     scratch: std::cell::RefCell<Vec<f32>>,
     /// Blocks in the index as last seen (re-read only when a reference points beyond it).
     nblocks: std::cell::Cell<u32>,
-    /// Headers of elements read so far in this graph's short life (one insert or one scan):
+    /// Headers of the elements whose distance was computed in this graph's short life (one
+    /// insert or one scan):
     /// saves re-reading an element's page to find its neighbour tuple (when the search expands
     /// it) or its heap TID (when a scan returns it). Safe for that life: vacuum frees or reuses
     /// an element only after waiting out every insert and scan that started before it marked
@@ -74,6 +75,16 @@ pub struct PageGraph {
     /// replaced tuple is then an element that vanished, treated as deleted (never returned, no
     /// neighbours, infinitely far), not corruption. `vecx_index_check` still checks pages.
     standby: bool,
+}
+
+/// The header fields of a decoded element.
+fn header(e: &Element) -> ElementInfo {
+    ElementInfo {
+        level: e.level,
+        state: e.state,
+        heap: e.heap,
+        neighbors: e.neighbors,
+    }
 }
 
 /// The header given to an element that vanished on a standby (see `PageGraph::standby`).
@@ -153,20 +164,19 @@ impl PageGraph {
         }
         self.check_block(id);
         let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
+        // Not cached: the graph search caches the headers it needs as it computes distances
+        // (`try_with_vector`); the callers that come here for an element it did not reach (the
+        // exact pass returning rows, vacuum, checks) read each element once, and caching them
+        // would grow the cache to the whole index in a long filtered scan.
         match self.element(buf.page(), id) {
-            Some(e) => self.remember(id, &e),
+            Some(e) => header(&e),
             None => vanished(),
         }
     }
 
     /// Caches the header of element `id` (see `infos`) and returns it.
     fn remember(&self, id: Tid, e: &Element) -> ElementInfo {
-        let info = ElementInfo {
-            level: e.level,
-            state: e.state,
-            heap: e.heap,
-            neighbors: e.neighbors,
-        };
+        let info = header(e);
         self.infos.borrow_mut().insert(id, info);
         info
     }
