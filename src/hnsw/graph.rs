@@ -61,14 +61,16 @@ pub struct PageGraph {
     scratch: std::cell::RefCell<Vec<f32>>,
     /// Blocks in the index as last seen (re-read only when a reference points beyond it).
     nblocks: std::cell::Cell<u32>,
-    /// Headers of the elements whose distance was computed in this graph's short life (one
-    /// insert or one scan):
-    /// saves re-reading an element's page to find its neighbour tuple (when the search expands
-    /// it) or its heap TID (when a scan returns it). Safe for that life: vacuum frees or reuses
-    /// an element only after waiting out every insert and scan that started before it marked
-    /// the element deleted, and an element's neighbour tuple never moves. The state may go from
-    /// live to deleted meanwhile (vacuum's mark pass), as it may right after any read.
+    /// Headers of the elements whose distance was computed, kept only in graphs opened for one
+    /// short search (one insert or one scan, see [`PageGraph::cache_headers`]): saves
+    /// re-reading an element's page to find its neighbour tuple (when the search expands it) or
+    /// its heap TID (when a scan returns it). Safe for that life: vacuum frees or reuses an
+    /// element only after waiting out every insert and scan that started before it marked the
+    /// element deleted, and an element's neighbour tuple never moves. The state may go from
+    /// live to deleted meanwhile (vacuum's mark pass), as it may right after any read. Vacuum
+    /// and the checks, which visit the whole index through one graph, keep no cache.
     infos: std::cell::RefCell<vecx_core::hnsw::fxhash::FxHashMap<Tid, ElementInfo>>,
+    caching: std::cell::Cell<bool>,
     /// On a hot standby. There, replaying a VACUUM of the primary can free an element that a
     /// scan reached through a neighbour list it read before (on the primary, vacuum waits for
     /// scans through a heavyweight lock, which is not replicated). A reference to a missing or
@@ -118,15 +120,17 @@ impl PageGraph {
             scratch: std::cell::RefCell::new(Vec::new()),
             nblocks: std::cell::Cell::new(pages::nblocks(index)),
             infos: std::cell::RefCell::new(Default::default()),
+            caching: std::cell::Cell::new(false),
             // SAFETY: a plain read of shared state.
             standby: unsafe { pg_sys::RecoveryInProgress() },
         }
     }
 
-    /// Makes room in the header cache for `n` elements (what a search expects to visit), so
-    /// that it does not rehash as the search goes.
-    pub fn expect_elements(&self, n: usize) {
-        self.infos.borrow_mut().reserve(n);
+    /// Turns on the header cache (see `infos`) for a graph opened for one search, with room
+    /// for the `expected` elements it will visit, so that it does not rehash as it goes.
+    pub fn cache_headers(&self, expected: usize) {
+        self.caching.set(true);
+        self.infos.borrow_mut().reserve(expected);
     }
 
     /// The element at `id`; `None` only on a standby, for an element that vanished.
@@ -174,10 +178,12 @@ impl PageGraph {
         }
     }
 
-    /// Caches the header of element `id` (see `infos`) and returns it.
+    /// The header of element `id`, cached when the cache is on (see `infos`).
     fn remember(&self, id: Tid, e: &Element) -> ElementInfo {
         let info = header(e);
-        self.infos.borrow_mut().insert(id, info);
+        if self.caching.get() {
+            self.infos.borrow_mut().insert(id, info);
+        }
         info
     }
 
@@ -309,12 +315,6 @@ impl GraphView for PageGraph {
     fn distance_between(&self, a: Tid, b: Tid) -> f32 {
         let va = self.vector(a);
         self.distance(&va, b)
-    }
-
-    fn neighbors(&self, id: Tid, level: usize) -> Vec<Tid> {
-        let mut out = Vec::new();
-        self.neighbors_into(id, level, &mut out);
-        out
     }
 
     /// Decodes only the wanted layer of the neighbour tuple, into the search's buffer; the

@@ -79,6 +79,8 @@ pub fn insert_vector(index: pg_sys::Relation, heap: Tid, vector: &[f32]) {
         g = PageGraph::open(index);
     }
     check_dims(g.dims, vector.len());
+    // One insert's searches, each ef_construction wide on its levels.
+    g.cache_headers(g.params.ef_construction * g.params.max_neighbors(0));
     let level = level_of(&g.params, g.meta.seed, level_key(heap)).min(level_cap(g.params.m));
     let id = place_element(&g, &g.meta, level, heap, vector);
     link(&g, id, level, vector);

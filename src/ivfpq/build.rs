@@ -224,19 +224,14 @@ fn encode_into(
         .zip(rows.chunks(CHUNK * q.dims))
         .enumerate()
     {
-        let (ls, codes) = match known {
+        let (ls, codes) = on_workers(pool, || match known {
             Some(all) => {
-                let ls = &all[n * CHUNK..n * CHUNK + ct.len()];
-                (
-                    std::borrow::Cow::Borrowed(ls),
-                    on_workers(pool, || train::encode_all_in(q, cr, ls, kind)),
-                )
+                let ls = all[n * CHUNK..n * CHUNK + ct.len()].to_vec();
+                let codes = train::encode_all_in(q, cr, &ls, kind);
+                (ls, codes)
             }
-            None => {
-                let (ls, codes) = on_workers(pool, || train::encode_all(q, cr, kind));
-                (std::borrow::Cow::Owned(ls), codes)
-            }
-        };
+            None => train::encode_all(q, cr, kind),
+        });
         for (i, t) in ct.iter().enumerate() {
             lists.add(ls[i], *t, &codes[i * len..(i + 1) * len]);
         }

@@ -295,12 +295,6 @@ impl GraphView for MemGraph {
         self.compare(self.vector(a), self.vector(b))
     }
 
-    fn neighbors(&self, id: u32, level: usize) -> Vec<u32> {
-        let mut out = Vec::new();
-        self.neighbors_into(id, level, &mut out);
-        out
-    }
-
     fn prefetch(&self, id: u32) {
         crate::distance::simd::prefetch(self.vector(id));
     }

@@ -98,13 +98,15 @@ pub trait GraphView {
     /// Distance between two elements (for the neighbour-selection heuristic).
     fn distance_between(&self, a: Self::Id, b: Self::Id) -> f32;
 
-    /// Neighbours of `id` on `level` (empty when it has none or does not reach that level).
-    fn neighbors(&self, id: Self::Id, level: usize) -> Vec<Self::Id>;
+    /// Neighbours of `id` on `level` into `out` (cleared first; empty when it has none or does
+    /// not reach that level), so a search reuses one buffer for every element it expands.
+    fn neighbors_into(&self, id: Self::Id, level: usize, out: &mut Vec<Self::Id>);
 
-    /// [`Self::neighbors`] into `out` (cleared first), so a search can reuse one buffer for
-    /// every element it expands instead of allocating a list each time.
-    fn neighbors_into(&self, id: Self::Id, level: usize, out: &mut Vec<Self::Id>) {
-        *out = self.neighbors(id, level);
+    /// [`Self::neighbors_into`] into a new list (callers outside the hot loops).
+    fn neighbors(&self, id: Self::Id, level: usize) -> Vec<Self::Id> {
+        let mut out = Vec::new();
+        self.neighbors_into(id, level, &mut out);
+        out
     }
 
     /// A hint that [`Self::distance`] will soon be asked for `id`: a graph in memory starts

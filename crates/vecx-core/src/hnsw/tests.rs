@@ -311,8 +311,9 @@ impl GraphView for LineGraph {
     fn distance_between(&self, a: usize, b: usize) -> f32 {
         (self.pos[a] - self.pos[b]).abs()
     }
-    fn neighbors(&self, id: usize, level: usize) -> Vec<usize> {
-        self.levels[level].get(id).cloned().unwrap_or_default()
+    fn neighbors_into(&self, id: usize, level: usize, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(self.levels[level].get(id).into_iter().flatten());
     }
 }
 
