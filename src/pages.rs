@@ -8,6 +8,10 @@
 //! * the page opaque area ([`Opaque`]) marks every page with a magic id and a page type so a
 //!   corrupted or foreign page is detected, and [`corrupted`] raises the XX002 error.
 //!
+//! Locking and releasing a buffer call PostgreSQL directly ([`unguarded`]), not through pgrx's
+//! FFI guard: a scan does both for every element it visits, and the guard (a `sigsetjmp` and a
+//! thread check per call) cost a fifth of a scan's time.
+//!
 //! Rules this module enforces by construction: never hold a buffer lock while acquiring another
 //! (callers read one page at a time and copy what they need); a page modified after CREATE
 //! INDEX is always modified inside a `Wal`.
@@ -65,6 +69,28 @@ pub fn relation_name(rel: pg_sys::Relation) -> String {
     }
 }
 
+/// The buffer-manager calls [`Buf`] and [`Pinned`] make on every page they visit, declared
+/// here without pgrx's FFI guard.
+///
+/// The guard exists so that a PostgreSQL ERROR (a `longjmp`) never jumps over Rust frames: it
+/// catches the jump and turns it into a Rust panic. These functions cannot raise an ERROR for
+/// a `Buf` or a `Pinned`: `LockBuffer` on a pinned buffer in share or exclusive mode only errors
+/// when a backend holds more than 200 LWLocks (each holds at most one, and never takes a second
+/// while holding it), unlocking (`LockBuffer` with `BUFFER_LOCK_UNLOCK`) only when the lock is
+/// not held, and `ReleaseBuffer` / `UnlockReleaseBuffer` only when the pin or the lock is not
+/// held (each holds them until it drops, exactly once). A FATAL (semaphore failure) exits the
+/// process without returning. They never check for interrupts. They must only be called on
+/// PostgreSQL's thread, which is the only thread that ever makes a `Buf` or a `Pinned`.
+#[allow(non_snake_case)]
+mod unguarded {
+    use pgrx::pg_sys;
+    extern "C" {
+        pub fn LockBuffer(buffer: pg_sys::Buffer, mode: std::ffi::c_int);
+        pub fn UnlockReleaseBuffer(buffer: pg_sys::Buffer);
+        pub fn ReleaseBuffer(buffer: pg_sys::Buffer);
+    }
+}
+
 /// A pinned, locked buffer. Unlocks and releases on drop.
 pub struct Buf {
     pub buffer: pg_sys::Buffer,
@@ -79,26 +105,10 @@ impl Buf {
     /// reported as `index "..." is corrupted` (XX002), like every other damage vecx detects,
     /// with the buffer manager's message as the detail.
     pub fn read(index: pg_sys::Relation, blkno: u32, mode: u32) -> Buf {
-        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            // SAFETY: index is open; ReadBufferExtended raises an ERROR (turned into a Rust
-            // panic by pgrx's FFI guard, with the error state already flushed) for a damaged
-            // block or one past the end.
-            unsafe {
-                pg_sys::ReadBufferExtended(
-                    index,
-                    pg_sys::ForkNumber::MAIN_FORKNUM,
-                    blkno,
-                    pg_sys::ReadBufferMode::RBM_NORMAL,
-                    std::ptr::null_mut(),
-                )
-            }
-        }));
-        let buffer = match read {
-            Ok(buffer) => buffer,
-            Err(payload) => damaged_block(index, blkno, payload),
-        };
-        // SAFETY: the buffer is pinned by the read above.
-        unsafe { pg_sys::LockBuffer(buffer, mode as i32) };
+        let buffer = pin(index, blkno);
+        // SAFETY: the buffer is pinned by the read above; see `unguarded` for why this call
+        // cannot raise an ERROR.
+        unsafe { unguarded::LockBuffer(buffer, mode as i32) };
         Buf {
             buffer,
             locked: true,
@@ -158,13 +168,132 @@ impl Drop for Buf {
     fn drop(&mut self) {
         // SAFETY: we pinned (and maybe locked) this buffer; release exactly once.
         unsafe {
+            // One call for both when locked, unguarded (see `unguarded`).
             if self.locked {
-                pg_sys::LockBuffer(self.buffer, pg_sys::BUFFER_LOCK_UNLOCK as i32);
+                unguarded::UnlockReleaseBuffer(self.buffer);
+            } else {
+                pg_sys::ReleaseBuffer(self.buffer);
             }
-            pg_sys::ReleaseBuffer(self.buffer);
         }
     }
 }
+
+/// Reads block `blkno` into a shared buffer and pins it (no lock). A block the storage layer
+/// reports as damaged is [`corrupted`] (see [`Buf::read`]).
+fn pin(index: pg_sys::Relation, blkno: u32) -> pg_sys::Buffer {
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: index is open; ReadBufferExtended raises an ERROR (turned into a Rust
+        // panic by pgrx's FFI guard, with the error state already flushed) for a damaged
+        // block or one past the end.
+        unsafe {
+            pg_sys::ReadBufferExtended(
+                index,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                blkno,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            )
+        }
+    }));
+    match read {
+        Ok(buffer) => buffer,
+        Err(payload) => damaged_block(index, blkno, payload),
+    }
+}
+
+/// A pinned buffer, not locked. A pin never blocks another backend (only vacuum's cleanup
+/// lock waits for pins, and vacuum holds none of ours), so a reader may pin several pages at
+/// once, start loading what it will read from all of them, then lock each in turn
+/// ([`Pinned::share`]) — still never holding one lock while taking another. Released on drop.
+pub struct Pinned {
+    buffer: pg_sys::Buffer,
+}
+
+impl Pinned {
+    pub fn read(index: pg_sys::Relation, blkno: u32) -> Pinned {
+        Pinned {
+            buffer: pin(index, blkno),
+        }
+    }
+
+    pub fn page(&self) -> pg_sys::Page {
+        // SAFETY: the buffer is pinned.
+        unsafe { pg_sys::BufferGetPage(self.buffer) }
+    }
+
+    /// Share-locks the page until the returned guard drops.
+    pub fn share(&self) -> SharedLock<'_> {
+        // SAFETY: the buffer is pinned; see `unguarded`.
+        unsafe { unguarded::LockBuffer(self.buffer, pg_sys::BUFFER_LOCK_SHARE as i32) };
+        SharedLock { pinned: self }
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        // SAFETY: pinned by us, released exactly once (see `unguarded`).
+        unsafe { unguarded::ReleaseBuffer(self.buffer) }
+    }
+}
+
+/// A share lock on a [`Pinned`] buffer; unlocks on drop.
+pub struct SharedLock<'a> {
+    pinned: &'a Pinned,
+}
+
+impl SharedLock<'_> {
+    pub fn page(&self) -> pg_sys::Page {
+        self.pinned.page()
+    }
+}
+
+impl Drop for SharedLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: locked by `Pinned::share`, unlocked exactly once (see `unguarded`).
+        unsafe { unguarded::LockBuffer(self.pinned.buffer, pg_sys::BUFFER_LOCK_UNLOCK as i32) }
+    }
+}
+
+/// Starts loading item `offset` of a pinned (possibly unlocked) `page` into the CPU cache: its
+/// line pointer is read without the page lock, and the item's first bytes are prefetched. A hint
+/// only; a line pointer another backend is changing at that moment yields a useless prefetch,
+/// never a wrong read, because nothing read here is used for anything else.
+pub fn prefetch_item(page: pg_sys::Page, offset: u16) {
+    let lp_at = PAGE_HEADER_BYTES + (offset.max(1) as usize - 1) * size_of::<pg_sys::ItemIdData>();
+    if lp_at + size_of::<u32>() > pg_sys::BLCKSZ as usize {
+        return;
+    }
+    // SAFETY: `lp_at` is inside the pinned page (checked) and 4-byte aligned (pages are
+    // aligned, the header is 24 bytes, line pointers are 4); the read is an atomic 4-byte
+    // load, as PostgreSQL itself reads shared words without a lock.
+    let raw = unsafe {
+        (*((page as *const u8).add(lp_at) as *const std::sync::atomic::AtomicU32))
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    // ItemIdData on little-endian targets: lp_off (15 bits), lp_flags (2), lp_len (15).
+    let (off, len) = ((raw & 0x7fff) as usize, (raw >> 17) as usize);
+    // The first lines only: the hardware prefetcher follows the rest once they are read in
+    // order, and asking for more than a few lines per item fills the CPU's miss buffers.
+    if off + len <= pg_sys::BLCKSZ as usize {
+        vecx_core::distance::simd::prefetch_bytes(
+            (page as *const u8).wrapping_add(off),
+            len.min(PREFETCH_ITEM_BYTES),
+        );
+    }
+}
+
+/// Starts loading the cache line that holds item `offset`'s line pointer on a pinned page (see
+/// [`prefetch_item`]).
+pub fn prefetch_line_pointer(page: pg_sys::Page, offset: u16) {
+    let at = PAGE_HEADER_BYTES + (offset.max(1) as usize - 1) * size_of::<pg_sys::ItemIdData>();
+    vecx_core::distance::simd::prefetch_bytes((page as *const u8).wrapping_add(at), 1);
+}
+
+/// Bytes of an item [`prefetch_item`] asks for.
+const PREFETCH_ITEM_BYTES: usize = 256;
+
+/// Bytes of a page header (`SizeOfPageHeaderData`): where the line pointers start.
+const PAGE_HEADER_BYTES: usize = 24;
 
 /// Re-raises an ERROR caught while reading block `blkno`: data corruption (XX001) becomes
 /// [`corrupted`] (XX002); anything else (cancel, I/O errors) continues unchanged.

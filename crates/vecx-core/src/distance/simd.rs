@@ -26,18 +26,28 @@ const PREFETCH_BYTES: usize = 1024;
 /// changes no result, and does nothing on other architectures.
 #[inline(always)]
 pub fn prefetch(v: &[f32]) {
+    prefetch_bytes(v.as_ptr() as *const u8, std::mem::size_of_val(v));
+}
+
+/// [`prefetch`] for `len` bytes at `p` (at most [`PREFETCH_BYTES`] of them), for memory that is
+/// not a Rust slice (a tuple inside a PostgreSQL buffer page, say). Any address will do: a
+/// prefetch never faults and reads nothing into the program.
+#[inline(always)]
+pub fn prefetch_bytes(p: *const u8, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        let p = v.as_ptr() as *const i8;
-        let bytes = std::mem::size_of_val(v).min(PREFETCH_BYTES);
-        for off in (0..bytes).step_by(64) {
-            // SAFETY: a prefetch never faults and reads nothing into the program; the address
-            // is inside `v`. SSE is part of the x86-64 baseline.
-            unsafe { std::arch::x86_64::_mm_prefetch(p.add(off), std::arch::x86_64::_MM_HINT_T0) };
+        let p = p as *const i8;
+        for off in (0..len.min(PREFETCH_BYTES)).step_by(64) {
+            // SAFETY: a prefetch never faults and reads nothing into the program (`wrapping_add`:
+            // the address is not dereferenced, so it need not be in bounds). SSE is part of
+            // the x86-64 baseline.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch(p.wrapping_add(off), std::arch::x86_64::_MM_HINT_T0)
+            };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = v;
+    let _ = (p, len);
 }
 
 #[inline]

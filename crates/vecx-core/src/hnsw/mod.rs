@@ -112,6 +112,19 @@ pub trait GraphView {
     /// A hint that [`Self::distance`] will soon be asked for `id`: a graph in memory starts
     /// loading its vector (see [`crate::distance::simd::prefetch`]). Changes no result.
     fn prefetch(&self, _id: Self::Id) {}
+
+    /// The distances from `query` to each of `ids`, in order, into `out` (cleared first): what
+    /// a search does with the unvisited neighbours of the element it expands. Asking for them
+    /// together lets a graph overlap their memory latency; this default prefetches every one
+    /// (see [`Self::prefetch`]) before comparing any. The page graph pins all their pages
+    /// first instead.
+    fn distances(&self, query: &[f32], ids: &[Self::Id], out: &mut Vec<f32>) {
+        out.clear();
+        for &id in ids {
+            self.prefetch(id);
+        }
+        out.extend(ids.iter().map(|&id| self.distance(query, id)));
+    }
 }
 
 /// An element with its distance to the query; ordered by distance, then id, so ties break the

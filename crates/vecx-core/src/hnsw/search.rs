@@ -47,6 +47,7 @@ pub fn search_layer_state<G: GraphView>(
     let mut candidates: BinaryHeap<Reverse<Scored<G::Id>>> = BinaryHeap::with_capacity(2 * ef);
     let mut best: BinaryHeap<Scored<G::Id>> = BinaryHeap::with_capacity(ef + 1);
     let mut neighbors = Vec::new();
+    let mut dists = Vec::new();
     // Sized for a continuation's record of a typical search (see `stream::VISITS_PER_EF`).
     let (mut discovered, mut expanded): (Vec<_>, HashSet<G::Id>) = if record {
         (
@@ -77,13 +78,10 @@ pub fn search_layer_state<G: GraphView>(
             expanded.insert(c.id);
         }
         g.neighbors_into(c.id, level, &mut neighbors);
-        // The unvisited neighbours, marked visited, their vectors requested all at once.
+        // The unvisited neighbours, marked visited, their distances computed all at once.
         neighbors.retain(|&n| visited.insert(n));
-        for &n in &neighbors {
-            g.prefetch(n);
-        }
-        for &n in &neighbors {
-            let d = g.distance(query, n);
+        g.distances(query, &neighbors, &mut dists);
+        for (&n, &d) in neighbors.iter().zip(&dists) {
             let s = Scored { dist: d, id: n };
             if record {
                 discovered.push(s);

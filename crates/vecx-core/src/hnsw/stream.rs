@@ -39,12 +39,24 @@ pub enum Next<I> {
 }
 
 pub struct Stream<I> {
+    /// The window search's `ef` best, closest last (popped from the end), yielded before the
+    /// heaps below are built (see [`Stream::start`]).
+    ready: Vec<Scored<I>>,
+    /// The furthest of the window search's best: every other element the window search
+    /// discovered, expanded or not, is at least this far.
+    bound: f32,
+    /// The window search's frontier and the rest of what it discovered, not yet in the heaps.
+    pending: Option<(Vec<Scored<I>>, Vec<Scored<I>>)>,
+    /// What was yielded from `ready`, to leave out of the results heap when it is built.
+    yielded: Vec<I>,
     visited: HashSet<I>,
     candidates: BinaryHeap<Reverse<Scored<I>>>,
     results: BinaryHeap<Reverse<Scored<I>>>,
     last: f32,
     /// The neighbours of the element being expanded (one buffer for the whole stream).
     expanding: Vec<I>,
+    /// Their distances.
+    dists: Vec<f32>,
     /// Elements whose distance was computed.
     pub computed: usize,
 }
@@ -71,18 +83,62 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
         let layer = search_layer_state(g, query, &near, ef, 0, &mut visited, true);
         // Continue exactly where the window search stopped: everything it computed a distance
         // for is a result to yield (once), everything it did not expand is still a candidate.
+        //
+        // The search's best are all nearer than (or as near as) everything else it discovered,
+        // frontier included: an element left out of the best was, when found or when pushed
+        // out, at least as far as the best's furthest then, which only shrinks; the search
+        // stopped with its nearest unexpanded candidate further than that. So the best closer
+        // than their furthest come out in order with no heap at all, and the heaps (built from
+        // about 16 times `ef` elements) are only built if the caller reads that far, which an
+        // unfiltered `LIMIT k` query never does.
+        let bound = layer.best.last().map_or(f32::INFINITY, |s| s.dist);
+        let mut ready = layer.best;
+        ready.reverse();
         Stream {
             computed: visited.len(),
             visited,
-            candidates: layer.frontier.into_iter().map(Reverse).collect(),
-            results: layer.discovered.into_iter().map(Reverse).collect(),
+            ready,
+            bound,
+            pending: Some((layer.frontier, layer.discovered)),
+            yielded: Vec::new(),
+            candidates: BinaryHeap::new(),
+            results: BinaryHeap::new(),
             last: f32::NEG_INFINITY,
             expanding: Vec::new(),
+            dists: Vec::new(),
         }
+    }
+
+    /// Moves what [`Stream::start`] left pending into the heaps: the frontier as candidates,
+    /// every discovered element not yet yielded as a result.
+    pub(super) fn fill_heaps(&mut self) {
+        let Some((frontier, discovered)) = self.pending.take() else {
+            return;
+        };
+        // `discovered` holds everything, the best already yielded from `ready` included.
+        let yielded: HashSet<I> = self.yielded.drain(..).collect();
+        self.results = discovered
+            .into_iter()
+            .filter(|s| !yielded.contains(&s.id))
+            .map(Reverse)
+            .collect();
+        self.candidates = frontier.into_iter().map(Reverse).collect();
+        self.ready = Vec::new();
     }
 
     /// The next element, or `None` when the reachable graph is exhausted.
     pub fn next<G: GraphView<Id = I>>(&mut self, g: &G, query: &[f32]) -> Option<Next<I>> {
+        if self.pending.is_some() {
+            match self.ready.last() {
+                Some(&r) if r.dist < self.bound => {
+                    self.ready.pop();
+                    self.yielded.push(r.id);
+                    self.last = r.dist;
+                    return Some(Next::InOrder(r));
+                }
+                _ => self.fill_heaps(),
+            }
+        }
         loop {
             let r = self.results.peek().map(|x| x.0);
             let c = self.candidates.peek().map(|x| x.0);
@@ -104,16 +160,13 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
             let c = c?;
             self.candidates.pop();
             g.neighbors_into(c.id, 0, &mut self.expanding);
-            for &n in &self.expanding {
-                if self.visited.insert(n) {
-                    let s = Scored {
-                        dist: g.distance(query, n),
-                        id: n,
-                    };
-                    self.computed += 1;
-                    self.results.push(Reverse(s));
-                    self.candidates.push(Reverse(s));
-                }
+            self.expanding.retain(|&n| self.visited.insert(n));
+            g.distances(query, &self.expanding, &mut self.dists);
+            for (&n, &dist) in self.expanding.iter().zip(&self.dists) {
+                let s = Scored { dist, id: n };
+                self.computed += 1;
+                self.results.push(Reverse(s));
+                self.candidates.push(Reverse(s));
             }
         }
     }

@@ -214,6 +214,41 @@ fn identical_vectors_build_and_search() {
     assert!(seen.len() >= 16, "{}", seen.len());
 }
 
+/// The stream yields the window search's best straight from its sorted result, building its
+/// heaps only when a caller reads past them; the sequence (elements, order, late flags) is
+/// exactly that of a stream whose heaps are built at the start, read to the end.
+#[test]
+fn stream_defers_its_heaps_without_changing_what_it_yields() {
+    let dim = 16;
+    let (base, queries) = base_and_queries(1500, 10, dim, 10, 5);
+    let g = build_serial(
+        base,
+        dim,
+        Metric::L2,
+        Params {
+            m: 16,
+            ef_construction: 64,
+        },
+    );
+    let (entry, level) = g.entry().unwrap();
+    for qi in 0..10 {
+        let q = &queries[qi * dim..(qi + 1) * dim];
+        let mut lazy = Stream::start(&g, q, entry, level, 20);
+        let mut eager = Stream::start(&g, q, entry, level, 20);
+        eager.fill_heaps();
+        let mut n = 0;
+        loop {
+            let (a, b) = (lazy.next(&g, q), eager.next(&g, q));
+            assert_eq!(a, b, "query {qi}, result {n}");
+            if a.is_none() {
+                break;
+            }
+            n += 1;
+        }
+        assert!(n > 1000, "query {qi}: only {n} elements yielded");
+    }
+}
+
 #[test]
 fn stream_yields_every_reachable_element_once_mostly_in_order() {
     let dim = 16;
