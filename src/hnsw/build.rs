@@ -309,7 +309,7 @@ fn write_pages(
             format::neighbors_len(level, m),
             chunks,
         );
-        let vector = graph.vector(id);
+        let vector = &*graph.vector(id);
         let mut first_chunk = 0;
         if let Some((first, count)) = p.chunks {
             first_chunk = first;
@@ -444,13 +444,14 @@ pub unsafe extern "C-unwind" fn ambuild(
         .collect();
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_GRAPH);
     progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, n as i64);
-    let graph = MemGraph::new(
+    let mut graph = MemGraph::new(
         dims,
         metric,
         params,
         std::mem::take(&mut state.vectors),
         levels,
     );
+    graph.reorder_dimensions();
     build_graph(&graph);
     let built = started.elapsed();
     let (entry, entry_level) = match graph.entry() {

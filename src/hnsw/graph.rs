@@ -346,7 +346,7 @@ impl GraphView for PageGraph {
     /// tuple, which otherwise come one after another for each neighbour (a third of a scan's
     /// time), overlap. Pins block no one (see `pages::Pinned`); no lock is held while another
     /// is taken.
-    fn distances(&self, query: &[f32], ids: &[Tid], out: &mut Vec<f32>) {
+    fn distances(&self, query: &[f32], ids: &[Tid], _bound: f32, out: &mut Vec<f32>) {
         out.clear();
         for batch in ids.chunks(PIN_BATCH) {
             // A local list: an ERROR unwinding from here releases every pin with it.

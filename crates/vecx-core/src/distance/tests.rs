@@ -106,3 +106,35 @@ fn cosine_is_clamped() {
     let d = cosine(&a, &b);
     assert!((0.0..=2.0).contains(&d));
 }
+
+/// The bounded L2 kernel gives the full squared distance when it is within the bound, and a
+/// value above the bound otherwise; within the bound it does not depend on the bound.
+#[test]
+fn l2_squared_until_is_exact_below_its_bound_and_above_it_otherwise() {
+    let mut rng = crate::rng::Rng::new(9);
+    for dim in [1usize, 100, 128, 129, 300, 784] {
+        let a: Vec<f32> = (0..dim).map(|_| rng.uniform() as f32 * 2.0 - 1.0).collect();
+        let b: Vec<f32> = (0..dim).map(|_| rng.uniform() as f32 * 2.0 - 1.0).collect();
+        let full = super::l2_squared_until(&a, &b, f64::INFINITY);
+        let reference = super::scalar::l2_squared(&a, &b);
+        assert!(
+            (full - reference).abs() <= 1e-4 * reference.max(1.0),
+            "{dim}: {full} vs {reference}"
+        );
+        assert_eq!(
+            super::l2_squared_until(&a, &b, full),
+            full,
+            "{dim}: at the bound"
+        );
+        assert_eq!(super::l2_squared_until(&a, &b, full * 2.0), full, "{dim}");
+        for frac in [0.0, 0.1, 0.5, 0.99] {
+            let bound = full * frac;
+            if bound < full {
+                assert!(
+                    super::l2_squared_until(&a, &b, bound) > bound,
+                    "{dim}: {frac}"
+                );
+            }
+        }
+    }
+}

@@ -62,7 +62,7 @@ pub fn connect_islands(g: &MemGraph, cancelled: impl Fn() -> bool) -> Joined {
             if u % 1024 == 0 && cancelled() {
                 return out;
             }
-            let q = g.vector(u);
+            let q = g.stored(u);
             let start = Scored {
                 dist: g.distance(q, entry),
                 id: entry,
@@ -127,7 +127,7 @@ fn closest_taker(
     level: usize,
     reached: &[bool],
 ) -> Option<Scored<u32>> {
-    let q = g.vector(u);
+    let q = g.stored(u);
     let start = Scored {
         dist: g.distance(q, entry),
         id: entry,

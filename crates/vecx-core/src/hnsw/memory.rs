@@ -41,6 +41,9 @@ pub struct MemGraph {
     /// for the rest).
     upper: Vec<Vec<RwLock<Links>>>,
     entry: RwLock<Option<(u32, usize)>>,
+    /// When the dimensions are stored reordered (see [`MemGraph::reorder_dimensions`]): the
+    /// original dimension each stored position holds.
+    order: Option<Vec<u32>>,
 }
 
 /// Bytes of memory one element of `dim` dimensions takes in a [`MemGraph`] (vector, layer-0
@@ -84,7 +87,49 @@ impl MemGraph {
             layer0,
             upper,
             entry: RwLock::new(None),
+            order: None,
         }
+    }
+
+    /// Stores every vector with its dimensions in descending order of variance (measured on up
+    /// to 10,000 elements), when the metric is L2 and a vector is longer than one block of
+    /// [`crate::distance::l2_squared_until`]. L2 distances do not change (the same dimensions
+    /// are added up), but the dimensions that differ most come first, so the build's bounded
+    /// comparisons are abandoned sooner: on MNIST (784-d, whose first and last pixels are
+    /// nearly always blank) the first 128 positions then carry 46% of the variance, and the
+    /// graph builds about 15% faster. Call it before inserting anything. Afterwards the
+    /// queries a caller passes to this graph's [`GraphView`] methods must be in the stored
+    /// order ([`MemGraph::stored`] gives an element's); [`MemGraph::vector`] still gives the
+    /// original order.
+    pub fn reorder_dimensions(&mut self) {
+        let dim = self.dim;
+        if self.metric != Metric::L2 || dim <= crate::distance::UNTIL_BLOCK || self.is_empty() {
+            return;
+        }
+        let n = self.len();
+        let step = n.div_ceil(10_000);
+        let (mut mean, mut sq) = (vec![0f64; dim], vec![0f64; dim]);
+        let mut count = 0f64;
+        for v in self.vectors.chunks_exact(dim).step_by(step) {
+            for (j, &x) in v.iter().enumerate() {
+                mean[j] += x as f64;
+                sq[j] += x as f64 * x as f64;
+            }
+            count += 1.0;
+        }
+        let var: Vec<f64> = (0..dim)
+            .map(|j| sq[j] / count - (mean[j] / count).powi(2))
+            .collect();
+        let mut order: Vec<u32> = (0..dim as u32).collect();
+        order.sort_by(|&a, &b| var[b as usize].total_cmp(&var[a as usize]).then(a.cmp(&b)));
+        let mut tmp = vec![0f32; dim];
+        for v in self.vectors.chunks_exact_mut(dim) {
+            for (t, &j) in tmp.iter_mut().zip(&order) {
+                *t = v[j as usize];
+            }
+            v.copy_from_slice(&tmp);
+        }
+        self.order = Some(order);
     }
 
     pub fn len(&self) -> usize {
@@ -95,9 +140,35 @@ impl MemGraph {
         self.levels.is_empty()
     }
 
-    pub fn vector(&self, id: u32) -> &[f32] {
+    /// Element `id`'s vector as the graph stores and compares it: in the original dimension
+    /// order unless [`MemGraph::reorder_dimensions`] reordered it. The query to pass to this
+    /// graph's searches for the element itself.
+    pub fn stored(&self, id: u32) -> &[f32] {
         let i = id as usize * self.dim;
         &self.vectors[i..i + self.dim]
+    }
+
+    /// A query in original dimension order, in the order this graph stores (and compares).
+    pub fn to_stored<'q>(&self, query: &'q [f32]) -> std::borrow::Cow<'q, [f32]> {
+        match &self.order {
+            None => std::borrow::Cow::Borrowed(query),
+            Some(order) => order.iter().map(|&j| query[j as usize]).collect(),
+        }
+    }
+
+    /// Element `id`'s vector in its original dimension order (what goes on pages).
+    pub fn vector(&self, id: u32) -> std::borrow::Cow<'_, [f32]> {
+        let v = self.stored(id);
+        match &self.order {
+            None => std::borrow::Cow::Borrowed(v),
+            Some(order) => {
+                let mut out = vec![0f32; self.dim];
+                for (&x, &j) in v.iter().zip(order) {
+                    out[j as usize] = x;
+                }
+                std::borrow::Cow::Owned(out)
+            }
+        }
     }
 
     pub fn level(&self, id: u32) -> usize {
@@ -163,7 +234,7 @@ impl MemGraph {
         let chosen_per_level = neighbors_for_insert(
             self,
             q,
-            self.vector(q),
+            self.stored(q),
             self.level(q),
             ep,
             top,
@@ -221,8 +292,16 @@ impl MemGraph {
     /// the pages store neighbour references, not distances.
     #[inline]
     fn compare(&self, a: &[f32], b: &[f32]) -> f32 {
+        self.compare_until(a, b, f32::INFINITY)
+    }
+
+    /// [`Self::compare`], abandoned past `bound` for L2 (see
+    /// [`crate::distance::l2_squared_until`]; every L2 distance of the build goes through it, so
+    /// the same pair always gets the same value). Other metrics are computed exactly.
+    #[inline]
+    fn compare_until(&self, a: &[f32], b: &[f32], bound: f32) -> f32 {
         match self.metric {
-            Metric::L2 => crate::distance::l2_squared(a, b) as f32,
+            Metric::L2 => crate::distance::l2_squared_until(a, b, bound as f64) as f32,
             m => m.distance(a, b) as f32,
         }
     }
@@ -288,15 +367,23 @@ impl GraphView for MemGraph {
     type Id = u32;
 
     fn distance(&self, query: &[f32], id: u32) -> f32 {
-        self.compare(query, self.vector(id))
+        self.compare(query, self.stored(id))
     }
 
     fn distance_between(&self, a: u32, b: u32) -> f32 {
-        self.compare(self.vector(a), self.vector(b))
+        self.compare(self.stored(a), self.stored(b))
+    }
+
+    fn distance_until(&self, query: &[f32], id: u32, bound: f32) -> f32 {
+        self.compare_until(query, self.stored(id), bound)
+    }
+
+    fn distance_between_until(&self, a: u32, b: u32, bound: f32) -> f32 {
+        self.compare_until(self.stored(a), self.stored(b), bound)
     }
 
     fn prefetch(&self, id: u32) {
-        crate::distance::simd::prefetch(self.vector(id));
+        crate::distance::simd::prefetch(self.stored(id));
     }
 
     fn neighbors_into(&self, id: u32, level: usize, out: &mut Vec<u32>) {

@@ -98,6 +98,13 @@ pub trait GraphView {
     /// Distance between two elements (for the neighbour-selection heuristic).
     fn distance_between(&self, a: Self::Id, b: Self::Id) -> f32;
 
+    /// [`Self::distance_between`] where only "is it above `bound`?" matters: exact when at most
+    /// `bound`, otherwise any value above it (a graph may stop computing early). The default is
+    /// exact.
+    fn distance_between_until(&self, a: Self::Id, b: Self::Id, _bound: f32) -> f32 {
+        self.distance_between(a, b)
+    }
+
     /// Neighbours of `id` on `level` into `out` (cleared first; empty when it has none or does
     /// not reach that level), so a search reuses one buffer for every element it expands.
     fn neighbors_into(&self, id: Self::Id, level: usize, out: &mut Vec<Self::Id>);
@@ -113,17 +120,24 @@ pub trait GraphView {
     /// loading its vector (see [`crate::distance::simd::prefetch`]). Changes no result.
     fn prefetch(&self, _id: Self::Id) {}
 
+    /// [`Self::distance`] where only "is it above `bound`?" matters: exact when at most `bound`,
+    /// otherwise any value above it. The default is exact.
+    fn distance_until(&self, query: &[f32], id: Self::Id, _bound: f32) -> f32 {
+        self.distance(query, id)
+    }
+
     /// The distances from `query` to each of `ids`, in order, into `out` (cleared first): what
-    /// a search does with the unvisited neighbours of the element it expands. Asking for them
-    /// together lets a graph overlap their memory latency; this default prefetches every one
-    /// (see [`Self::prefetch`]) before comparing any. The page graph pins all their pages
-    /// first instead.
-    fn distances(&self, query: &[f32], ids: &[Self::Id], out: &mut Vec<f32>) {
+    /// a search does with the unvisited neighbours of the element it expands. Each is exact when
+    /// at most `bound` and otherwise above it (see [`Self::distance_until`]; pass infinity for
+    /// exact distances). Asking for them together lets a graph overlap their memory latency;
+    /// this default prefetches every one (see [`Self::prefetch`]) before comparing any. The page
+    /// graph pins all their pages first instead.
+    fn distances(&self, query: &[f32], ids: &[Self::Id], bound: f32, out: &mut Vec<f32>) {
         out.clear();
         for &id in ids {
             self.prefetch(id);
         }
-        out.extend(ids.iter().map(|&id| self.distance(query, id)));
+        out.extend(ids.iter().map(|&id| self.distance_until(query, id, bound)));
     }
 }
 

@@ -80,7 +80,14 @@ pub fn search_layer_state<G: GraphView>(
         g.neighbors_into(c.id, level, &mut neighbors);
         // The unvisited neighbours, marked visited, their distances computed all at once.
         neighbors.retain(|&n| visited.insert(n));
-        g.distances(query, &neighbors, &mut dists);
+        // Without a record, a neighbour at least as far as the furthest kept result (once there
+        // are `ef`) is dropped whatever its exact distance, so the graph may stop computing it
+        // there. A record keeps every distance, so it needs them exact.
+        let bound = match best.peek() {
+            Some(f) if !record && best.len() >= ef => f.dist,
+            _ => f32::INFINITY,
+        };
+        g.distances(query, &neighbors, bound, &mut dists);
         for (&n, &d) in neighbors.iter().zip(&dists) {
             let s = Scored { dist: d, id: n };
             if record {

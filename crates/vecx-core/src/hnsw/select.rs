@@ -38,14 +38,13 @@ pub fn select_neighbors_flagged<G: GraphView>(
     fill(kept, pruned, m)
 }
 
+/// Kept and pruned candidates, both in distance order.
+type KeptAndPruned<I> = (Vec<Scored<I>>, Vec<Scored<I>>);
+
 /// Algorithm 4's loop over `sorted` (ascending distance, distinct): each candidate is kept when
 /// it is closer to the base element than to every one kept before it, until `m` are kept.
 /// Returns the kept ones and the pruned ones, both in distance order.
-fn keep_diverse<G: GraphView>(
-    g: &G,
-    sorted: Vec<Scored<G::Id>>,
-    m: usize,
-) -> (Vec<Scored<G::Id>>, Vec<Scored<G::Id>>) {
+fn keep_diverse<G: GraphView>(g: &G, sorted: Vec<Scored<G::Id>>, m: usize) -> KeptAndPruned<G::Id> {
     let mut kept: Vec<Scored<G::Id>> = Vec::with_capacity(m.min(sorted.len()));
     let mut pruned: Vec<Scored<G::Id>> = Vec::with_capacity(sorted.len());
     for c in sorted {
@@ -75,7 +74,8 @@ pub fn diversity_flags<G: GraphView>(g: &G, list: &[Scored<G::Id>]) -> Vec<bool>
 
 /// Whether `c` is closer to the base element than to every element of `kept`.
 fn diverse<G: GraphView>(g: &G, c: &Scored<G::Id>, kept: &[Scored<G::Id>]) -> bool {
-    kept.iter().all(|r| g.distance_between(c.id, r.id) > c.dist)
+    kept.iter()
+        .all(|r| g.distance_between_until(c.id, r.id, c.dist) > c.dist)
 }
 
 /// The kept neighbours (diverse) followed by the closest pruned ones, up to `m`.

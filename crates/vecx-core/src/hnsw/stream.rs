@@ -38,6 +38,12 @@ pub enum Next<I> {
     Late(Scored<I>),
 }
 
+/// What the window search found beyond its best, held until the heaps are built.
+struct Pending<I> {
+    frontier: Vec<Scored<I>>,
+    discovered: Vec<Scored<I>>,
+}
+
 pub struct Stream<I> {
     /// The window search's `ef` best, closest last (popped from the end), yielded before the
     /// heaps below are built (see [`Stream::start`]).
@@ -46,7 +52,7 @@ pub struct Stream<I> {
     /// discovered, expanded or not, is at least this far.
     bound: f32,
     /// The window search's frontier and the rest of what it discovered, not yet in the heaps.
-    pending: Option<(Vec<Scored<I>>, Vec<Scored<I>>)>,
+    pending: Option<Pending<I>>,
     /// What was yielded from `ready`, to leave out of the results heap when it is built.
     yielded: Vec<I>,
     visited: HashSet<I>,
@@ -99,7 +105,10 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
             visited,
             ready,
             bound,
-            pending: Some((layer.frontier, layer.discovered)),
+            pending: Some(Pending {
+                frontier: layer.frontier,
+                discovered: layer.discovered,
+            }),
             yielded: Vec::new(),
             candidates: BinaryHeap::new(),
             results: BinaryHeap::new(),
@@ -112,7 +121,11 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
     /// Moves what [`Stream::start`] left pending into the heaps: the frontier as candidates,
     /// every discovered element not yet yielded as a result.
     pub(super) fn fill_heaps(&mut self) {
-        let Some((frontier, discovered)) = self.pending.take() else {
+        let Some(Pending {
+            frontier,
+            discovered,
+        }) = self.pending.take()
+        else {
             return;
         };
         // `discovered` holds everything, the best already yielded from `ready` included.
@@ -161,7 +174,7 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
             self.candidates.pop();
             g.neighbors_into(c.id, 0, &mut self.expanding);
             self.expanding.retain(|&n| self.visited.insert(n));
-            g.distances(query, &self.expanding, &mut self.dists);
+            g.distances(query, &self.expanding, f32::INFINITY, &mut self.dists);
             for (&n, &dist) in self.expanding.iter().zip(&self.dists) {
                 let s = Scored { dist, id: n };
                 self.computed += 1;
