@@ -76,6 +76,8 @@ pub struct PageGraph {
     /// and the checks, which visit the whole index through one graph, keep no cache.
     infos: std::cell::RefCell<vecx_core::hnsw::fxhash::FxHashMap<Tid, ElementInfo>>,
     caching: std::cell::Cell<bool>,
+    /// Where blocks were last found (the backend's map, held while the graph is open).
+    recent: std::cell::RefCell<pages::RecentBuffers>,
     /// On a hot standby. There, replaying a VACUUM of the primary can free an element that a
     /// scan reached through a neighbour list it read before (on the primary, vacuum waits for
     /// scans through a heavyweight lock, which is not replicated). A reference to a missing or
@@ -95,6 +97,12 @@ fn in_place(bytes: &[u8]) -> Option<&[f32]> {
         Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const f32, bytes.len() / 4) })
     } else {
         None
+    }
+}
+
+impl Drop for PageGraph {
+    fn drop(&mut self) {
+        std::mem::take(self.recent.get_mut()).give_back();
     }
 }
 
@@ -140,6 +148,7 @@ impl PageGraph {
             nblocks: std::cell::Cell::new(pages::nblocks(index)),
             infos: std::cell::RefCell::new(Default::default()),
             caching: std::cell::Cell::new(false),
+            recent: std::cell::RefCell::new(pages::RecentBuffers::take()),
             // SAFETY: a plain read of shared state.
             standby: unsafe { pg_sys::RecoveryInProgress() },
         }
@@ -150,6 +159,11 @@ impl PageGraph {
     pub fn cache_headers(&self, expected: usize) {
         self.caching.set(true);
         self.infos.borrow_mut().reserve(expected);
+    }
+
+    /// Pins block `blk` (through the buffer it was in last time, see `pages::RecentBuffers`).
+    fn pin(&self, blk: u32) -> pages::Pinned {
+        self.recent.borrow_mut().pin(self.index, blk)
     }
 
     /// The element at `id`; `None` only on a standby, for an element that vanished.
@@ -221,7 +235,8 @@ impl PageGraph {
     /// [`Self::with_vector`], or `None` for an element that vanished on a standby.
     fn try_with_vector<R>(&self, id: Tid, f: impl FnOnce(&[f32], ElementInfo) -> R) -> Option<R> {
         self.check_block(id);
-        let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
+        let pinned = self.pin(id.block);
+        let buf = pinned.share();
         let e = self.element(buf.page(), id)?;
         let info = self.remember(id, &e);
         let mut scratch = self.scratch.borrow_mut();
@@ -302,7 +317,8 @@ impl PageGraph {
             return None; // vanished
         }
         self.check_block(n);
-        let buf = Buf::read(self.index, n.block, pg_sys::BUFFER_LOCK_SHARE);
+        let pinned = self.pin(n.block);
+        let buf = pinned.share();
         let bytes = match pages::item(buf.page(), n.offset) {
             Some(b) => b,
             None if self.standby => return None,
@@ -353,7 +369,7 @@ impl GraphView for PageGraph {
             let mut pinned: [Option<pages::Pinned>; PIN_BATCH] = Default::default();
             for (slot, &id) in pinned.iter_mut().zip(batch) {
                 self.check_block(id);
-                let p = pages::Pinned::read(self.index, id.block);
+                let p = self.pin(id.block);
                 pages::prefetch_line_pointer(p.page(), id.offset);
                 *slot = Some(p);
             }
