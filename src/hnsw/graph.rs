@@ -67,13 +67,14 @@ pub struct PageGraph {
     /// Blocks in the index as last seen (re-read only when a reference points beyond it).
     nblocks: std::cell::Cell<u32>,
     /// Headers of the elements whose distance was computed, kept only in graphs opened for one
-    /// short search (one insert or one scan, see [`PageGraph::cache_headers`]): saves
-    /// re-reading an element's page to find its neighbour tuple (when the search expands it) or
-    /// its heap TID (when a scan returns it). Safe for that life: vacuum frees or reuses an
-    /// element only after waiting out every insert and scan that started before it marked the
-    /// element deleted, and an element's neighbour tuple never moves. The state may go from
-    /// live to deleted meanwhile (vacuum's mark pass), as it may right after any read. Vacuum
-    /// and the checks, which visit the whole index through one graph, keep no cache.
+    /// insert (see [`PageGraph::cache_headers`]), which asks for the state of every element
+    /// its searches find (only live ones become neighbours). Safe for that life: vacuum frees
+    /// or reuses an element only after waiting out every insert and scan that started before
+    /// it marked the element deleted, and an element's neighbour tuple never moves. The state
+    /// may go from live to deleted meanwhile (vacuum's mark pass), as it may right after any
+    /// read. Scans keep no cache (expanding an element reads its page, which nearly always
+    /// holds its neighbour tuple too, see `neighbors_into`; a cache entry per distance cost
+    /// more than it saved); neither do vacuum and the checks, which visit the whole index.
     infos: std::cell::RefCell<vecx_core::hnsw::fxhash::FxHashMap<Tid, ElementInfo>>,
     caching: std::cell::Cell<bool>,
     /// Where blocks were last found (the backend's map, held while the graph is open).
@@ -154,7 +155,7 @@ impl PageGraph {
         }
     }
 
-    /// Turns on the header cache (see `infos`) for a graph opened for one search, with room
+    /// Turns on the header cache (see `infos`) for a graph opened for one insert, with room
     /// for the `expected` elements it will visit, so that it does not rehash as it goes.
     pub fn cache_headers(&self, expected: usize) {
         self.caching.set(true);
@@ -201,10 +202,10 @@ impl PageGraph {
         }
         self.check_block(id);
         let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
-        // Not cached: the graph search caches the headers it needs as it computes distances
-        // (`try_with_vector`); the callers that come here for an element it did not reach (the
-        // exact pass returning rows, vacuum, checks) read each element once, and caching them
-        // would grow the cache to the whole index in a long filtered scan.
+        // Not cached here: an insert's search caches the headers as it computes distances
+        // (`remember`); the other callers (a scan returning rows, vacuum, checks) read each
+        // element once or few times, and caching them would grow the cache to the whole index
+        // in a long filtered scan.
         match self.element(buf.page(), id) {
             Some(e) => header(&e),
             None => vanished(),
@@ -319,7 +320,19 @@ impl PageGraph {
         self.check_block(n);
         let pinned = self.pin(n.block);
         let buf = pinned.share();
-        let bytes = match pages::item(buf.page(), n.offset) {
+        self.decode_neighbor_tuple(buf.page(), id, info, decode)
+    }
+
+    /// [`Self::with_neighbor_tuple`] on the locked page that holds the neighbour tuple.
+    fn decode_neighbor_tuple<R>(
+        &self,
+        page: pg_sys::Page,
+        id: Tid,
+        info: ElementInfo,
+        decode: impl FnOnce(&[u8]) -> Result<(usize, R), format::FormatError>,
+    ) -> Option<R> {
+        let n = info.neighbors;
+        let bytes = match pages::item(page, n.offset) {
             Some(b) => b,
             None if self.standby => return None,
             None => corrupted(
@@ -387,14 +400,34 @@ impl GraphView for PageGraph {
         self.distance(&va, b)
     }
 
-    /// Decodes only the wanted layer of the neighbour tuple, into the search's buffer; the
-    /// element's header comes from the cache its distance filled.
+    /// Decodes only the wanted layer of the neighbour tuple, into the search's buffer. With
+    /// the header cache on (inserts), the element's header comes from there; otherwise (scans)
+    /// the element's page is read for it, and the neighbour tuple, which nearly always sits on
+    /// the same page, is decoded under the same lock: one page read either way, and no cache
+    /// entry per element the search computes a distance for.
     fn neighbors_into(&self, id: Tid, level: usize, out: &mut Vec<Tid>) {
-        let info = self.info(id);
         let m = self.params.m;
-        let found = self.with_neighbor_tuple(id, info, |bytes| {
-            format::decode_layer_into(bytes, m, level, out).map(|l| (l, ()))
-        });
+        let decode =
+            |bytes: &[u8]| format::decode_layer_into(bytes, m, level, out).map(|l| (l, ()));
+        let cached = self.infos.borrow().get(&id).copied();
+        let found = match cached {
+            Some(info) => self.with_neighbor_tuple(id, info, decode),
+            None => {
+                self.check_block(id);
+                let pinned = self.pin(id.block);
+                let lock = pinned.share();
+                match self.element(lock.page(), id).map(|e| header(&e)) {
+                    None => None, // vanished (standby)
+                    Some(info) if info.neighbors.block == id.block => {
+                        self.decode_neighbor_tuple(lock.page(), id, info, decode)
+                    }
+                    Some(info) => {
+                        drop(lock);
+                        self.with_neighbor_tuple(id, info, decode)
+                    }
+                }
+            }
+        };
         if found.is_none() {
             out.clear();
         }

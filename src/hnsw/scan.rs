@@ -198,7 +198,6 @@ fn next_heap_tid(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
         // wide: the best half of a search is far more accurate than its tail, and an element
         // the graph misses inside the window is the one thing that can come out of order.
         let ef = 2 * HNSW_EF_SEARCH.get().max(1) as usize;
-        g.cache_headers(ef * vecx_core::hnsw::stream::VISITS_PER_EF);
         *stream = Some(Stream::start(
             &g,
             query,
