@@ -115,6 +115,18 @@ CREATE UNLOGGED TABLE u (v vecx(2));
 CREATE INDEX ON u USING vecx_hnsw (v vecx_l2_ops);
 INSERT INTO u SELECT ARRAY[i, -i] FROM generate_series(1, 50) i;
 SELECT v FROM u ORDER BY v <-> '[10,-10]' LIMIT 1;
+-- A temporary table's index lives in local buffers; scans re-pin blocks through the buffer
+-- they were last found in (ReadRecentBuffer), which must also hold for local buffers, and
+-- after REINDEX (same index OID, new file) the remembered buffers are stale.
+CREATE TEMP TABLE tt AS
+  SELECT i AS id, ARRAY[i, i % 7]::vecx(2) AS v FROM generate_series(1, 3000) i;
+CREATE INDEX tt_idx ON tt USING vecx_hnsw (v vecx_l2_ops);
+SELECT id FROM tt ORDER BY v <-> '[1000.2,6]' LIMIT 3;
+SELECT id FROM tt ORDER BY v <-> '[1000.2,6]' LIMIT 3;
+REINDEX INDEX tt_idx;
+SELECT id FROM tt ORDER BY v <-> '[2000.2,5]' LIMIT 3;
+SELECT vecx_index_check('tt_idx');
+DROP TABLE tt;
 CREATE TABLE big (id int, v vecx(4096));
 INSERT INTO big SELECT i, array_fill(i::real, ARRAY[4096])::vecx FROM generate_series(1, 30) i;
 CREATE INDEX big_idx ON big USING vecx_hnsw (v vecx_l2_ops);
