@@ -94,7 +94,6 @@ mod unguarded {
 /// A pinned, locked buffer. Unlocks and releases on drop.
 pub struct Buf {
     pub buffer: pg_sys::Buffer,
-    locked: bool,
 }
 
 impl Buf {
@@ -109,10 +108,7 @@ impl Buf {
         // SAFETY: the buffer is pinned by the read above; see `unguarded` for why this call
         // cannot raise an ERROR.
         unsafe { unguarded::LockBuffer(buffer, mode as i32) };
-        Buf {
-            buffer,
-            locked: true,
-        }
+        Buf { buffer }
     }
 
     /// Adds a new block at the end of the relation (under the relation extension lock) and
@@ -132,19 +128,13 @@ impl Buf {
             );
             pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32);
             pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
-            Buf {
-                buffer,
-                locked: true,
-            }
+            Buf { buffer }
         }
     }
 
     /// Adopts a buffer the caller pinned and locked.
     pub fn from_locked(buffer: pg_sys::Buffer) -> Buf {
-        Buf {
-            buffer,
-            locked: true,
-        }
+        Buf { buffer }
     }
 
     pub fn page(&self) -> pg_sys::Page {
@@ -166,15 +156,9 @@ impl Buf {
 
 impl Drop for Buf {
     fn drop(&mut self) {
-        // SAFETY: we pinned (and maybe locked) this buffer; release exactly once.
-        unsafe {
-            // One call for both when locked, unguarded (see `unguarded`).
-            if self.locked {
-                unguarded::UnlockReleaseBuffer(self.buffer);
-            } else {
-                pg_sys::ReleaseBuffer(self.buffer);
-            }
-        }
+        // SAFETY: we pinned and locked this buffer; one unguarded call releases both, exactly
+        // once (see `unguarded`).
+        unsafe { unguarded::UnlockReleaseBuffer(self.buffer) }
     }
 }
 

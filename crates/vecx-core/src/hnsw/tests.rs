@@ -214,22 +214,23 @@ fn identical_vectors_build_and_search() {
     assert!(seen.len() >= 16, "{}", seen.len());
 }
 
+/// A serially built m = 16 graph of `n` clustered points (10 clusters), and `nq` queries.
+fn clustered_graph(n: usize, nq: usize, dim: usize, seed: u64) -> (MemGraph, Vec<f32>) {
+    let (base, queries) = base_and_queries(n, nq, dim, 10, seed);
+    let params = Params {
+        m: 16,
+        ef_construction: 64,
+    };
+    (build_serial(base, dim, Metric::L2, params), queries)
+}
+
 /// The stream yields the window search's best straight from its sorted result, building its
 /// heaps only when a caller reads past them; the sequence (elements, order, late flags) is
 /// exactly that of a stream whose heaps are built at the start, read to the end.
 #[test]
 fn stream_defers_its_heaps_without_changing_what_it_yields() {
     let dim = 16;
-    let (base, queries) = base_and_queries(1500, 10, dim, 10, 5);
-    let g = build_serial(
-        base,
-        dim,
-        Metric::L2,
-        Params {
-            m: 16,
-            ef_construction: 64,
-        },
-    );
+    let (g, queries) = clustered_graph(1500, 10, dim, 5);
     let (entry, level) = g.entry().unwrap();
     for qi in 0..10 {
         let q = &queries[qi * dim..(qi + 1) * dim];
@@ -252,16 +253,7 @@ fn stream_defers_its_heaps_without_changing_what_it_yields() {
 #[test]
 fn stream_yields_every_reachable_element_once_mostly_in_order() {
     let dim = 16;
-    let (base, queries) = base_and_queries(2000, 20, dim, 10, 21);
-    let g = build_serial(
-        base,
-        dim,
-        Metric::L2,
-        Params {
-            m: 16,
-            ef_construction: 64,
-        },
-    );
+    let (g, queries) = clustered_graph(2000, 20, dim, 21);
     let (entry, level) = g.entry().unwrap();
     let mut late_total = 0;
     let mut yielded_total = 0;
