@@ -124,11 +124,21 @@ pub fn check_dims(expected: usize, got: usize) {
     }
 }
 
+/// Elements of `dims` dimensions that fit into `budget` bytes as an in-memory graph (at least
+/// one).
+fn element_limit(budget: usize, dims: usize, params: &Params) -> usize {
+    (budget / bytes_per_element(dims, params)).max(1)
+}
+
 struct BuildState {
     dims: Option<usize>,
     vectors: Vec<f32>,
     tids: Vec<Tid>,
+    /// Rows kept in memory at most: what `maintenance_work_mem` holds as a graph (set again at
+    /// the first row, from its dimensions).
     limit: usize,
+    budget: usize,
+    params: Params,
     left_out: usize,
     heap_tuples: f64,
     tmp: PgMemoryContexts,
@@ -153,19 +163,22 @@ unsafe extern "C-unwind" fn build_callback(
         }
         let tid = tid_of(&*tid);
         let datum = *values;
-        let (dims, limit) = (st.dims, st.limit);
-        let (vectors, kept) = (&mut st.vectors, st.tids.len());
+        let first = st.tids.is_empty() && st.left_out == 0;
         let len = with_vector(&mut st.tmp, datum, |v| {
-            if let Some(d) = dims {
+            if let Some(d) = st.dims {
                 check_dims(d, v.len());
             }
-            if kept < limit {
-                vectors.extend_from_slice(v);
+            if first {
+                // The column's typmod may not have said; the budget is per element of this size.
+                st.limit = element_limit(st.budget, v.len(), &st.params);
+            }
+            if st.tids.len() < st.limit {
+                st.vectors.extend_from_slice(v);
             }
             v.len()
         });
         st.dims = Some(len);
-        if st.tids.len() < limit {
+        if st.tids.len() < st.limit {
             st.tids.push(tid);
             if st.tids.len().is_multiple_of(1024) {
                 progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_DONE, st.tids.len() as i64);
@@ -407,12 +420,13 @@ pub unsafe extern "C-unwind" fn ambuild(
     let dims = typmod_dims(index);
     // SAFETY: maintenance_work_mem is a server GUC (kB).
     let budget = unsafe { pg_sys::maintenance_work_mem } as usize * 1024;
-    let per = bytes_per_element(dims.unwrap_or(128), &params);
     let mut state = BuildState {
         dims,
         vectors: Vec::new(),
         tids: Vec::new(),
-        limit: (budget / per).max(1),
+        limit: element_limit(budget, dims.unwrap_or(128), &params),
+        budget,
+        params,
         left_out: 0,
         heap_tuples: 0.0,
         tmp: PgMemoryContexts::new("vecx_hnsw build tuple"),

@@ -93,13 +93,21 @@ pub fn heap_attnum(index: pg_sys::Relation) -> i16 {
     attnum
 }
 
+/// Rows of `dims` dimensions the load keeps in memory: half of `budget` bytes (the other half
+/// is for training), and never fewer than 1,024 (the least k-means trains well on).
+fn sample_limit(budget: usize, dims: usize) -> usize {
+    (budget / 2 / (dims * 4 + 16)).max(1024)
+}
+
 struct LoadState {
     dims: Option<usize>,
     normalize: bool,
     tids: Vec<Tid>,
     rows: Vec<f32>,
-    /// Row capacity of `rows` within maintenance_work_mem.
+    /// Row capacity of `rows` within maintenance_work_mem (set again at the first row, from its
+    /// dimensions).
     limit: usize,
+    budget: usize,
     /// Rows seen (non-null), for reservoir sampling once `limit` is reached.
     seen: usize,
     overflow: bool,
@@ -137,12 +145,17 @@ unsafe extern "C-unwind" fn load_callback(
             let j = (st.rng.next_u64() % st.seen as u64) as usize;
             Some((j < st.limit).then_some(j))
         };
-        let (dims, normalize, rows) = (st.dims, st.normalize, &mut st.rows);
+        let first = st.seen == 1;
         let d = with_vector(&mut st.tmp, datum, |v| {
-            if let Some(d) = dims {
+            if let Some(d) = st.dims {
                 check_dims(d, v.len());
             }
             let d = v.len();
+            if first {
+                // The column's typmod may not have said: the budget is per row of this size.
+                st.limit = sample_limit(st.budget, d);
+            }
+            let (normalize, rows) = (st.normalize, &mut st.rows);
             let at = match slot {
                 None => {
                     rows.extend_from_slice(v);
@@ -324,13 +337,13 @@ pub unsafe extern "C-unwind" fn ambuild(
             (*index).rd_id.to_u32() as u64,
         )
     };
-    let per_row = typmod.unwrap_or(128) * 4 + 16;
     let mut st = LoadState {
         dims: typmod,
         normalize,
         tids: Vec::new(),
         rows: Vec::new(),
-        limit: (budget / 2 / per_row).max(1024),
+        limit: sample_limit(budget, typmod.unwrap_or(128)),
+        budget,
         seen: 0,
         overflow: false,
         heap_tuples: 0.0,

@@ -147,6 +147,17 @@ INSERT INTO same SELECT i, '[1,2,3]' FROM generate_series(1, 300) i;
 INSERT INTO same VALUES (0, '[0,0,0]');
 CREATE INDEX ON same USING vecx_hnsw (v vecx_cosine_ops);
 SELECT count(*) FROM (SELECT id FROM same ORDER BY v <=> '[1,2,3]' LIMIT 1000) s;
+-- A column without a dimension count: maintenance_work_mem is budgeted for the vectors it
+-- holds (1,024-d here, 4.5 kB each in memory), not for an assumed size. 8MB holds 1,832 of
+-- them; the rest are inserted one by one after a NOTICE, and every row is indexed.
+CREATE TABLE untyped (id int, v vecx);
+INSERT INTO untyped SELECT i, array_fill((i % 97)::real, ARRAY[1024])::vecx FROM generate_series(1, 2000) i;
+SET maintenance_work_mem = '8MB';
+CREATE INDEX untyped_idx ON untyped USING vecx_hnsw (v vecx_l2_ops);
+RESET maintenance_work_mem;
+SELECT vecx_index_check('untyped_idx'), (SELECT rows FROM vecx_index_stats('untyped_idx'));
+SELECT count(*) FROM (SELECT id FROM untyped ORDER BY v <-> array_fill(5::real, ARRAY[1024])::vecx LIMIT 25) s
+  WHERE id % 97 = 5;
 RESET enable_seqscan;
 SELECT err($$SELECT vecx_index_stats('h')$$);
-DROP TABLE h, hq, centres, exact, exact2, approx, e, u, big, huge, same;
+DROP TABLE h, hq, centres, exact, exact2, approx, e, u, big, huge, same, untyped;

@@ -146,5 +146,14 @@ INSERT INTO ps SELECT i, '[1,2,3]' FROM generate_series(1, 300) i;
 INSERT INTO ps VALUES (0, '[0,0,0]');
 CREATE INDEX ON ps USING vecx_ivfpq (v vecx_cosine_ops);
 SELECT count(*) FROM (SELECT id FROM ps ORDER BY v <=> '[1,2,3]' LIMIT 1000) s;
+-- A column without a dimension count: the training sample is budgeted for the vectors it
+-- holds (1,024-d, 4 kB each), not for an assumed size. 8MB keeps a sample of 1,024 rows, a
+-- NOTICE says so, and a second scan encodes every row.
+CREATE TABLE pun (id int, v vecx);
+INSERT INTO pun SELECT i, array_fill((i % 97)::real, ARRAY[1024])::vecx FROM generate_series(1, 2000) i;
+SET maintenance_work_mem = '8MB';
+CREATE INDEX pun_idx ON pun USING vecx_ivfpq (v vecx_l2_ops) WITH (lists = 4, pq_m = 16);
+RESET maintenance_work_mem;
+SELECT vecx_index_check('pun_idx'), (SELECT rows FROM vecx_index_stats('pun_idx'));
 RESET enable_seqscan;
-DROP TABLE p, pq, pc, pdel, pexact, pexact2, papprox, pe, pf, pu, ps;
+DROP TABLE p, pq, pc, pdel, pexact, pexact2, papprox, pe, pf, pu, ps, pun;
