@@ -148,7 +148,7 @@ INSERT INTO same VALUES (0, '[0,0,0]');
 CREATE INDEX ON same USING vecx_hnsw (v vecx_cosine_ops);
 SELECT count(*) FROM (SELECT id FROM same ORDER BY v <=> '[1,2,3]' LIMIT 1000) s;
 -- A column without a dimension count: maintenance_work_mem is budgeted for the vectors it
--- holds (1,024-d here, 4.5 kB each in memory), not for an assumed size. 8MB holds 1,832 of
+-- holds (1,024-d here, 4.5 kB each in memory), not for an assumed size. 8MB holds 1,859 of
 -- them; the rest are inserted one by one after a NOTICE, and every row is indexed.
 CREATE TABLE untyped (id int, v vecx);
 INSERT INTO untyped SELECT i, array_fill((i % 97)::real, ARRAY[1024])::vecx FROM generate_series(1, 2000) i;

@@ -13,18 +13,24 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::RwLock;
 
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 use super::select::{self, neighbors_for_insert};
 use super::{GraphView, Params, Scored};
 use crate::distance::Metric;
+
+/// Neighbours a list holds inline, beside its lock: a layer-0 list at the default `m = 16`.
+/// Expanding an element then reads one place in memory, not a lock here and a list elsewhere
+/// (a cache miss each, at a million elements); a longer list spills to the heap.
+const INLINE: usize = 32;
 
 /// One neighbour list: each neighbour with its distance from the element (a list that
 /// overflows is pruned without recomputing the distances it knows) and, when the list came from
 /// a selection, the heuristic's flags for [`select::reselect`] (empty otherwise).
 #[derive(Default)]
 struct Links {
-    list: Vec<Scored<u32>>,
-    diverse: Vec<bool>,
+    list: SmallVec<[Scored<u32>; INLINE]>,
+    diverse: SmallVec<[bool; INLINE]>,
 }
 
 pub struct MemGraph {
@@ -50,12 +56,18 @@ pub struct MemGraph {
 /// list at capacity, the average upper-layer lists, and bookkeeping), for budgeting against
 /// `maintenance_work_mem`.
 pub fn bytes_per_element(dim: usize, params: &Params) -> usize {
-    let lists = 2 * params.m + params.m / (params.m.max(2) - 1) + 1;
-    dim * 4
-        + lists * std::mem::size_of::<Scored<u32>>()
-        + lists
-        + 2 * (std::mem::size_of::<RwLock<Links>>() + 8)
-        + 32
+    let links = std::mem::size_of::<RwLock<Links>>();
+    // Layer 0 inline (plus its spill when 2m is longer than INLINE), and the upper layers: one
+    // list in m - 1 elements, each in a Vec of its own.
+    let spill = |n: usize| {
+        if n > INLINE {
+            n * (std::mem::size_of::<Scored<u32>>() + 1)
+        } else {
+            0
+        }
+    };
+    let upper = (links + spill(params.m) + 24).div_ceil(params.m.max(2) - 1);
+    dim * 4 + links + spill(2 * params.m) + upper + 24 + 32
 }
 
 impl MemGraph {
@@ -69,8 +81,8 @@ impl MemGraph {
     ) -> MemGraph {
         let empty = |lc: usize| {
             RwLock::new(Links {
-                list: Vec::with_capacity(params.max_neighbors(lc)),
-                diverse: Vec::new(),
+                list: SmallVec::with_capacity(params.max_neighbors(lc)),
+                diverse: SmallVec::new(),
             })
         };
         let layer0 = levels.iter().map(|_| empty(0)).collect();
@@ -247,8 +259,8 @@ impl MemGraph {
                 .expect("a level of the element")
                 .write()
                 .unwrap_or_else(|e| e.into_inner()) = Links {
-                list: chosen.clone(),
-                diverse: Vec::new(),
+                list: SmallVec::from_slice(chosen),
+                diverse: SmallVec::new(),
             };
         }
         for (lc, chosen) in &chosen_per_level {
@@ -278,11 +290,14 @@ impl MemGraph {
         let (list, diverse) = if links.diverse.len() == links.list.len() {
             select::reselect(self, &links.list, &links.diverse, new, max)
         } else {
-            let mut cands = links.list.clone();
+            let mut cands = links.list.to_vec();
             cands.push(new);
             select::select_neighbors_flagged(self, &cands, max)
         };
-        *links = Links { list, diverse };
+        *links = Links {
+            list: SmallVec::from_vec(list),
+            diverse: SmallVec::from_vec(diverse),
+        };
     }
 }
 
@@ -326,7 +341,7 @@ impl MemGraph {
     /// position in the list).
     fn filler(&self, links: &Links) -> Option<usize> {
         let computed;
-        let flags = if links.diverse.len() == links.list.len() {
+        let flags: &[bool] = if links.diverse.len() == links.list.len() {
             &links.diverse
         } else {
             computed = select::diversity_flags(self, &links.list);
