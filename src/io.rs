@@ -74,6 +74,7 @@ fn vecx_typmod_out(typmod: i32) -> CStringOut {
 /// Binary input: reads the pgvector binary layout at the buffer's cursor and advances it.
 #[pg_extern(immutable, strict, parallel_safe)]
 fn vecx_recv(buf: Internal, _typioparam: pg_sys::Oid, typmod: i32) -> VecxOut {
+    // pgrx's `Internal::unwrap` is the datum as an `Option` (no panic): `None` is an ERROR.
     let si = match buf.unwrap() {
         Some(d) => d.cast_mut_ptr::<pg_sys::StringInfoData>(),
         None => raise_code(

@@ -134,8 +134,8 @@ struct BuildState {
     dims: Option<usize>,
     vectors: Vec<f32>,
     tids: Vec<Tid>,
-    /// Rows kept in memory at most: what `maintenance_work_mem` holds as a graph (set again at
-    /// the first row, from its dimensions).
+    /// Rows kept in memory at most: what `maintenance_work_mem` holds as a graph of vectors of
+    /// the first row's size (0 until that row is read; the column's typmod may not say).
     limit: usize,
     budget: usize,
     params: Params,
@@ -163,13 +163,11 @@ unsafe extern "C-unwind" fn build_callback(
         }
         let tid = tid_of(&*tid);
         let datum = *values;
-        let first = st.tids.is_empty() && st.left_out == 0;
         let len = with_vector(&mut st.tmp, datum, |v| {
             if let Some(d) = st.dims {
                 check_dims(d, v.len());
             }
-            if first {
-                // The column's typmod may not have said; the budget is per element of this size.
+            if st.limit == 0 {
                 st.limit = element_limit(st.budget, v.len(), &st.params);
             }
             if st.tids.len() < st.limit {
@@ -424,7 +422,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         dims,
         vectors: Vec::new(),
         tids: Vec::new(),
-        limit: element_limit(budget, dims.unwrap_or(128), &params),
+        limit: 0,
         budget,
         params,
         left_out: 0,
