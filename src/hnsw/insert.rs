@@ -21,6 +21,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use vecx_core::hnsw::format::{self, Meta, Tid};
+use vecx_core::hnsw::fxhash::FxHashSet;
 use vecx_core::hnsw::select::{neighbors_for_insert, select_neighbors};
 use vecx_core::hnsw::{level_of, GraphView, Scored};
 
@@ -252,7 +253,12 @@ fn link(g: &PageGraph, q: Tid, level: usize, qv: &[f32]) {
         let meta = read_meta(g.index);
         (ep, top) = (meta.entry, meta.entry_level as usize);
     }
-    let backlinks = neighbors_for_insert(g, q, qv, level, ep, top, &g.params, |id| {
+    // Sized for what an ef_construction-wide layer-0 search usually visits: it never rehashes.
+    let mut visited = FxHashSet::with_capacity_and_hasher(
+        g.params.ef_construction * g.params.max_neighbors(0),
+        Default::default(),
+    );
+    let backlinks = neighbors_for_insert(g, &mut visited, q, qv, level, ep, top, &g.params, |id| {
         g.info(id).state == format::STATE_LIVE
     });
     let mut own: Vec<Vec<Tid>> = vec![Vec::new(); level + 1];

@@ -16,8 +16,14 @@ use rayon::prelude::*;
 use smallvec::SmallVec;
 
 use super::select::{self, neighbors_for_insert};
+use super::visited::DenseVisited;
 use super::{GraphView, Params, Scored};
 use crate::distance::Metric;
+
+thread_local! {
+    /// Each build thread's visited set, reused from insert to insert (see [`super::visited`]).
+    static VISITED: std::cell::RefCell<DenseVisited> = std::cell::RefCell::default();
+}
 
 /// Neighbours a list holds inline, beside its lock: a layer-0 list at the default `m = 16`.
 /// Expanding an element then reads one place in memory, not a lock here and a list elsewhere
@@ -243,16 +249,20 @@ impl MemGraph {
         // link back. An element must not become reachable (through a back link) before all its
         // own lists exist: a concurrent search entering it would find an empty layer-0 list and
         // link its element to almost nothing.
-        let chosen_per_level = neighbors_for_insert(
-            self,
-            q,
-            self.stored(q),
-            self.level(q),
-            ep,
-            top,
-            &self.params,
-            |_| true,
-        );
+        let chosen_per_level = VISITED.with_borrow_mut(|visited| {
+            visited.ensure(self.len());
+            neighbors_for_insert(
+                self,
+                visited,
+                q,
+                self.stored(q),
+                self.level(q),
+                ep,
+                top,
+                &self.params,
+                |_| true,
+            )
+        });
         for (lc, chosen) in &chosen_per_level {
             *self
                 .links(q, *lc)

@@ -24,6 +24,7 @@
 //! | [`memory`] | Algorithm 1 (INSERT) | the concurrent in-memory graph and its parallel build |
 //! | [`connect`] | (ours, after Lucene) | joining islands left after a build |
 //! | [`stream`] | (ours) | an unbounded best-first search that yields results one at a time |
+//! | [`visited`] | Algorithm 2's `v` | the set of elements a search has reached |
 use std::cmp::Ordering;
 
 pub mod connect;
@@ -34,6 +35,7 @@ pub mod memory;
 pub mod search;
 pub mod select;
 pub mod stream;
+pub mod visited;
 
 #[cfg(test)]
 mod tests;

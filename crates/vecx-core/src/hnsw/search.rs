@@ -5,16 +5,32 @@ use std::collections::BinaryHeap;
 
 use super::fxhash::FxHashSet as HashSet;
 
+use super::visited::Visited;
 use super::{GraphView, Scored};
 
-/// Everything a layer search learned: its `ef` best results (sorted), and every element it
-/// computed a distance for but did not expand (the frontier a continuation starts from).
+/// Everything a layer search learned: its `ef` best results (sorted), every element it
+/// computed a distance for, and which of those it expanded (what a continuation needs to know
+/// where to start: [`LayerSearch::frontier`]).
 pub struct LayerSearch<I> {
     pub best: Vec<Scored<I>>,
-    /// Discovered elements whose neighbours were not read, with their distances.
-    pub frontier: Vec<Scored<I>>,
     /// Every discovered element, expanded or not, with its distance.
     pub discovered: Vec<Scored<I>>,
+    /// The elements whose neighbours were read.
+    pub expanded: Vec<I>,
+}
+
+impl<I: Copy + Eq + std::hash::Hash> LayerSearch<I> {
+    /// The discovered elements whose neighbours were not read, with their distances: where a
+    /// continuation starts. Worked out only when asked (a scan asks only when the caller reads
+    /// past the search's best, which an unfiltered `LIMIT k` query never does).
+    pub fn frontier(discovered: &[Scored<I>], expanded: &[I]) -> Vec<Scored<I>> {
+        let expanded: HashSet<I> = expanded.iter().copied().collect();
+        discovered
+            .iter()
+            .copied()
+            .filter(|s| !expanded.contains(&s.id))
+            .collect()
+    }
 }
 
 /// Algorithm 2: best-first search of `level` from `entry`, keeping the `ef` closest elements
@@ -26,7 +42,7 @@ pub fn search_layer<G: GraphView>(
     entry: &[Scored<G::Id>],
     ef: usize,
     level: usize,
-    visited: &mut HashSet<G::Id>,
+    visited: &mut impl Visited<G::Id>,
 ) -> Vec<Scored<G::Id>> {
     search_layer_state(g, query, entry, ef, level, visited, false).best
 }
@@ -39,7 +55,7 @@ pub fn search_layer_state<G: GraphView>(
     entry: &[Scored<G::Id>],
     ef: usize,
     level: usize,
-    visited: &mut HashSet<G::Id>,
+    visited: &mut impl Visited<G::Id>,
     record: bool,
 ) -> LayerSearch<G::Id> {
     let ef = ef.max(1);
@@ -49,13 +65,13 @@ pub fn search_layer_state<G: GraphView>(
     let mut neighbors = Vec::new();
     let mut dists = Vec::new();
     // Sized for a continuation's record of a typical search (see `stream::VISITS_PER_EF`).
-    let (mut discovered, mut expanded): (Vec<_>, HashSet<G::Id>) = if record {
+    let (mut discovered, mut expanded) = if record {
         (
             Vec::with_capacity(ef * super::stream::VISITS_PER_EF),
-            HashSet::with_capacity_and_hasher(2 * ef, Default::default()),
+            Vec::with_capacity(2 * ef),
         )
     } else {
-        (Vec::new(), HashSet::default())
+        (Vec::new(), Vec::new())
     };
     for e in entry {
         if visited.insert(e.id) {
@@ -75,7 +91,7 @@ pub fn search_layer_state<G: GraphView>(
             break; // every remaining candidate is further than the worst kept result
         }
         if record {
-            expanded.insert(c.id);
+            expanded.push(c.id);
         }
         g.neighbors_into(c.id, level, &mut neighbors);
         // The unvisited neighbours, marked visited, their distances computed all at once.
@@ -103,19 +119,10 @@ pub fn search_layer_state<G: GraphView>(
             }
         }
     }
-    let frontier = if record {
-        discovered
-            .iter()
-            .copied()
-            .filter(|s| !expanded.contains(&s.id))
-            .collect()
-    } else {
-        Vec::new()
-    };
     LayerSearch {
         best: best.into_sorted_vec(),
-        frontier,
         discovered,
+        expanded,
     }
 }
 

@@ -5,8 +5,10 @@
 //! closer to the base element than to every neighbour already kept: each kept edge points in a
 //! new direction. With `keepPrunedConnections`, discarded candidates fill any remaining slots
 //! (closest first), so elements never end up with needlessly few edges.
-use super::fxhash::FxHashSet;
+use smallvec::SmallVec;
+
 use super::search::{descend_wide, search_layer};
+use super::visited::Visited;
 use super::{GraphView, Params, Scored};
 
 /// Chooses at most `m` neighbours among `candidates` (distances to the base element), by the
@@ -29,7 +31,7 @@ pub fn select_neighbors_flagged<G: GraphView>(
     m: usize,
 ) -> (Vec<Scored<G::Id>>, Vec<bool>) {
     let mut sorted: Vec<Scored<G::Id>> = candidates.to_vec();
-    sorted.sort();
+    sorted.sort_unstable(); // (distance, id) is a total order: the same as a stable sort
     sorted.dedup_by(|a, b| a.id == b.id);
     if sorted.len() <= m {
         return (sorted, Vec::new());
@@ -37,6 +39,13 @@ pub fn select_neighbors_flagged<G: GraphView>(
     let (kept, pruned) = keep_diverse(g, sorted, m);
     fill(kept, pruned, m)
 }
+
+/// Entries [`reselect`] keeps on the stack: a layer-0 list at the default `m = 16`, plus one
+/// (rounded up to a size smallvec takes).
+const LIST: usize = 36;
+
+/// A neighbour of a list [`reselect`] reruns, with its old flag (`None` for the new one).
+type Entry<I> = (Scored<I>, Option<bool>);
 
 /// Kept and pruned candidates, both in distance order.
 type KeptAndPruned<I> = (Vec<Scored<I>>, Vec<Scored<I>>);
@@ -65,7 +74,7 @@ fn keep_diverse<G: GraphView>(g: &G, sorted: Vec<Scored<G::Id>>, m: usize) -> Ke
 /// a slot (some closer kept neighbour is closer to it than the base element is).
 pub fn diversity_flags<G: GraphView>(g: &G, list: &[Scored<G::Id>]) -> Vec<bool> {
     let mut sorted = list.to_vec();
-    sorted.sort();
+    sorted.sort_unstable();
     let (kept, _) = keep_diverse(g, sorted, list.len());
     list.iter()
         .map(|s| kept.iter().any(|k| k.id == s.id))
@@ -81,7 +90,7 @@ fn diverse<G: GraphView>(g: &G, c: &Scored<G::Id>, kept: &[Scored<G::Id>]) -> bo
 /// The kept neighbours (diverse) followed by the closest pruned ones, up to `m`.
 fn fill<I: Copy>(
     kept: Vec<Scored<I>>,
-    pruned: Vec<Scored<I>>,
+    pruned: impl IntoIterator<Item = Scored<I>>,
     m: usize,
 ) -> (Vec<Scored<I>>, Vec<bool>) {
     let mut flags = Vec::with_capacity(m.max(kept.len()));
@@ -114,19 +123,21 @@ pub fn reselect<G: GraphView>(
     m: usize,
 ) -> (Vec<Scored<G::Id>>, Vec<bool>) {
     debug_assert_eq!(list.len(), diverse_flags.len());
-    let mut entries: Vec<(Scored<G::Id>, Option<bool>)> = list
+    // On the stack: this runs for every back link of every insert (a heap allocation each was
+    // a few percent of a build).
+    let mut entries: SmallVec<[Entry<G::Id>; LIST]> = list
         .iter()
         .copied()
         .zip(diverse_flags.iter().map(|f| Some(*f)))
         .collect();
     entries.push((new, None));
-    entries.sort_by_key(|e| e.0);
+    entries.sort_unstable_by_key(|e| e.0); // ids are distinct: no ties
     if entries.len() <= m {
         return (entries.into_iter().map(|e| e.0).collect(), Vec::new());
     }
     let mut kept: Vec<Scored<G::Id>> = Vec::with_capacity(m);
-    let mut pruned: Vec<Scored<G::Id>> = Vec::with_capacity(entries.len());
-    let mut added: Vec<Scored<G::Id>> = Vec::with_capacity(2);
+    let mut pruned: SmallVec<[Scored<G::Id>; LIST]> = SmallVec::new();
+    let mut added: SmallVec<[Scored<G::Id>; 4]> = SmallVec::new();
     let mut removed_any = false;
     for (c, was) in entries {
         if kept.len() >= m {
@@ -170,10 +181,12 @@ pub fn reselect<G: GraphView>(
 /// Returns `(level, chosen)` pairs, top level first. Both the in-memory build and the on-page
 /// insert call this and differ only in how they write the result. The levels above the
 /// element's own are searched [`Params::descent_width`] wide, not greedily (see there and
-/// [`super::search::descend_wide`]).
+/// [`super::search::descend_wide`]). `visited` is the set the layer searches use (emptied before
+/// each; see [`super::visited`]).
 #[allow(clippy::too_many_arguments)]
 pub fn neighbors_for_insert<G: GraphView>(
     g: &G,
+    visited: &mut impl Visited<G::Id>,
     q: G::Id,
     qv: &[f32],
     level: usize,
@@ -193,12 +206,8 @@ pub fn neighbors_for_insert<G: GraphView>(
     };
     let mut out = Vec::new();
     for lc in (0..=level.min(top)).rev() {
-        // Sized for what an ef_construction-wide search usually visits, so it never rehashes.
-        let mut visited = FxHashSet::with_capacity_and_hasher(
-            params.ef_construction * params.max_neighbors(lc),
-            Default::default(),
-        );
-        let found = search_layer(g, qv, &eps, params.ef_construction, lc, &mut visited);
+        visited.clear();
+        let found = search_layer(g, qv, &eps, params.ef_construction, lc, visited);
         let candidates: Vec<Scored<G::Id>> = found
             .iter()
             .copied()

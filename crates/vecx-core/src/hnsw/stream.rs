@@ -20,7 +20,7 @@ use std::collections::BinaryHeap;
 
 use super::fxhash::FxHashSet as HashSet;
 
-use super::search::{descend_wide, search_layer_state};
+use super::search::{descend_wide, search_layer_state, LayerSearch};
 use super::{GraphView, Scored};
 
 /// Room per unit of `ef` in the visited set and the record of a layer-0 search, allocated up
@@ -40,8 +40,8 @@ pub enum Next<I> {
 
 /// What the window search found beyond its best, held until the heaps are built.
 struct Pending<I> {
-    frontier: Vec<Scored<I>>,
     discovered: Vec<Scored<I>>,
+    expanded: Vec<I>,
 }
 
 pub struct Stream<I> {
@@ -106,8 +106,8 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
             ready,
             bound,
             pending: Some(Pending {
-                frontier: layer.frontier,
                 discovered: layer.discovered,
+                expanded: layer.expanded,
             }),
             yielded: Vec::new(),
             candidates: BinaryHeap::new(),
@@ -122,12 +122,13 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
     /// every discovered element not yet yielded as a result.
     pub(super) fn fill_heaps(&mut self) {
         let Some(Pending {
-            frontier,
             discovered,
+            expanded,
         }) = self.pending.take()
         else {
             return;
         };
+        let frontier = LayerSearch::frontier(&discovered, &expanded);
         // `discovered` holds everything, the best already yielded from `ready` included.
         let yielded: HashSet<I> = self.yielded.drain(..).collect();
         self.results = discovered

@@ -494,7 +494,7 @@ fn self_misses(g: &MemGraph, ef: usize) -> usize {
                 id: entry,
             };
             let near = search::descend_wide(g, q, start, top, 0, ef / 8);
-            let mut visited = Default::default();
+            let mut visited = crate::hnsw::fxhash::FxHashSet::default();
             let got = search::search_layer(g, q, &near, ef, 0, &mut visited);
             got[0].id != i
         })
