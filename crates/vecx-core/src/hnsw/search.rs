@@ -162,7 +162,9 @@ pub fn descend<G: GraphView>(
 /// The upper layers searched `width` wide (Algorithm 5's first loop with `ef = width` instead
 /// of 1): an ordinary layer search on each level from `from_level` down to `to_level + 1`,
 /// every result seeding the next level. Returns the closest elements found on `to_level + 1`
-/// (sorted), to seed the search below. `width <= 1` is the greedy [`descend`].
+/// (sorted), to seed the search below. `width <= 1` is the greedy [`descend`]. `visited` is
+/// the set each level's search uses (emptied before each; the caller's, so it is allocated
+/// once).
 ///
 /// Why wider than the paper: after heavy churn (rows updated, deleted and vacuumed for a long
 /// time) the layer-0 links between clusters, made when the first elements were inserted, can be
@@ -170,6 +172,7 @@ pub fn descend<G: GraphView>(
 /// islands, one per cluster, some with no incoming edges; a greedy descent that ends one
 /// cluster off traps the layer-0 search there at any `ef`. A wider upper-layer search seeds
 /// layer 0 from every island the query is near.
+#[allow(clippy::too_many_arguments)]
 pub fn descend_wide<G: GraphView>(
     g: &G,
     query: &[f32],
@@ -177,14 +180,15 @@ pub fn descend_wide<G: GraphView>(
     from_level: usize,
     to_level: usize,
     width: usize,
+    visited: &mut impl Visited<G::Id>,
 ) -> Vec<Scored<G::Id>> {
     if width <= 1 {
         return vec![descend(g, query, entry, from_level, to_level)];
     }
     let mut near = vec![entry];
     for level in (to_level + 1..=from_level).rev() {
-        let mut seen = HashSet::default();
-        let found = search_layer(g, query, &near, width, level, &mut seen);
+        visited.clear();
+        let found = search_layer(g, query, &near, width, level, visited);
         if !found.is_empty() {
             near = found;
         }

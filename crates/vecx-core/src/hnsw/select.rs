@@ -87,16 +87,26 @@ fn diverse<G: GraphView>(g: &G, c: &Scored<G::Id>, kept: &[Scored<G::Id>]) -> bo
         .all(|r| g.distance_between_until(c.id, r.id, c.dist) > c.dist)
 }
 
-/// The kept neighbours (diverse) followed by the closest pruned ones, up to `m`.
-fn fill<I: Copy>(
+/// The kept neighbours (diverse) and the closest pruned ones, up to `m`, merged in distance
+/// order (both come in distance order), each with its flag: a list kept sorted this way lets
+/// [`reselect`] place a new candidate without sorting.
+fn fill<I: Copy + Ord>(
     kept: Vec<Scored<I>>,
     pruned: impl IntoIterator<Item = Scored<I>>,
     m: usize,
 ) -> (Vec<Scored<I>>, Vec<bool>) {
-    let mut flags = Vec::with_capacity(m.max(kept.len()));
-    flags.resize(kept.len(), true);
-    let mut out = kept;
-    for p in pruned.into_iter().take(m.saturating_sub(out.len())) {
+    let len = m.max(kept.len());
+    let (mut out, mut flags) = (Vec::with_capacity(len), Vec::with_capacity(len));
+    let mut pruned = pruned.into_iter().take(m.saturating_sub(kept.len())).peekable();
+    for k in kept {
+        while let Some(p) = pruned.next_if(|p| *p < k) {
+            out.push(p);
+            flags.push(false);
+        }
+        out.push(k);
+        flags.push(true);
+    }
+    for p in pruned {
         out.push(p);
         flags.push(false);
     }
@@ -130,8 +140,15 @@ pub fn reselect<G: GraphView>(
         .copied()
         .zip(diverse_flags.iter().map(|f| Some(*f)))
         .collect();
-    entries.push((new, None));
-    entries.sort_unstable_by_key(|e| e.0); // ids are distinct: no ties
+    // A list from a selection is in distance order (see `fill`): `new` goes in its place.
+    // Otherwise (a list from elsewhere) sort; ids are distinct, so there are no ties.
+    if entries.is_sorted_by_key(|e| e.0) {
+        let at = entries.partition_point(|e| e.0 < new);
+        entries.insert(at, (new, None));
+    } else {
+        entries.push((new, None));
+        entries.sort_unstable_by_key(|e| e.0);
+    }
     if entries.len() <= m {
         return (entries.into_iter().map(|e| e.0).collect(), Vec::new());
     }
@@ -200,7 +217,7 @@ pub fn neighbors_for_insert<G: GraphView>(
         id: entry,
     };
     let mut eps = if top > level {
-        descend_wide(g, qv, cur, top, level, params.descent_width())
+        descend_wide(g, qv, cur, top, level, params.descent_width(), visited)
     } else {
         vec![cur]
     };

@@ -84,8 +84,17 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
         };
         // The upper layers are searched an eighth as wide as layer 0 (see `descend_wide`: a greedy
         // descent can end in the wrong island of a graph that churn has fragmented).
-        let near = descend_wide(g, query, start, entry_level, 0, (ef / 8).max(1));
         let mut visited = HashSet::with_capacity_and_hasher(ef * VISITS_PER_EF, Default::default());
+        let near = descend_wide(
+            g,
+            query,
+            start,
+            entry_level,
+            0,
+            (ef / 8).max(1),
+            &mut visited,
+        );
+        visited.clear();
         let layer = search_layer_state(g, query, &near, ef, 0, &mut visited, true);
         // Continue exactly where the window search stopped: everything it computed a distance
         // for is a result to yield (once), everything it did not expand is still a candidate.

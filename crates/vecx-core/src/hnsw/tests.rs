@@ -371,7 +371,15 @@ fn wide_descent_escapes_a_dead_end_island() {
         1,
         "greedy ends at A1"
     );
-    let wide = search::descend_wide(&g, &query, entry, 1, 0, 3);
+    let wide = search::descend_wide(
+        &g,
+        &query,
+        entry,
+        1,
+        0,
+        3,
+        &mut crate::hnsw::fxhash::FxHashSet::default(),
+    );
     assert!(wide.iter().any(|s| s.id == 3), "{wide:?}");
     // The stream (ef 24: upper layers 3 wide) yields b2 first.
     let mut s = Stream::start(&g, &query, 0, 1, 24);
@@ -493,7 +501,15 @@ fn self_misses(g: &MemGraph, ef: usize) -> usize {
                 dist: g.distance(q, entry),
                 id: entry,
             };
-            let near = search::descend_wide(g, q, start, top, 0, ef / 8);
+            let near = search::descend_wide(
+                g,
+                q,
+                start,
+                top,
+                0,
+                ef / 8,
+                &mut crate::hnsw::fxhash::FxHashSet::default(),
+            );
             let mut visited = crate::hnsw::fxhash::FxHashSet::default();
             let got = search::search_layer(g, q, &near, ef, 0, &mut visited);
             got[0].id != i
