@@ -411,6 +411,16 @@ impl GraphView for MemGraph {
         crate::distance::simd::prefetch(self.stored(id));
     }
 
+    fn prefetch_neighbors(&self, id: u32, level: usize) {
+        if let Some(l) = self.links(id, level) {
+            // The lock word and the start of the inline list.
+            crate::distance::simd::prefetch_bytes(
+                (l as *const RwLock<Links>).cast(),
+                std::mem::size_of::<RwLock<Links>>().min(192),
+            );
+        }
+    }
+
     fn neighbors_into(&self, id: u32, level: usize, out: &mut Vec<u32>) {
         out.clear();
         if let Some(l) = self.links(id, level) {

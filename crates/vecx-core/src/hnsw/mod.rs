@@ -122,6 +122,10 @@ pub trait GraphView {
     /// loading its vector (see [`crate::distance::simd::prefetch`]). Changes no result.
     fn prefetch(&self, _id: Self::Id) {}
 
+    /// A hint that [`Self::neighbors_into`] may soon be asked for `id` on `level`: a graph in
+    /// memory starts loading that list. Changes no result.
+    fn prefetch_neighbors(&self, _id: Self::Id, _level: usize) {}
+
     /// [`Self::distance`] where only "is it above `bound`?" matters: exact when at most `bound`,
     /// otherwise any value above it. The default is exact.
     fn distance_until(&self, query: &[f32], id: Self::Id, _bound: f32) -> f32 {

@@ -94,6 +94,11 @@ pub fn search_layer_state<G: GraphView>(
             expanded.push(c.id);
         }
         g.neighbors_into(c.id, level, &mut neighbors);
+        // The closest candidate left is the next to expand unless one of these neighbours
+        // turns out closer: start loading its list now, while their distances are computed.
+        if let Some(Reverse(next)) = candidates.peek() {
+            g.prefetch_neighbors(next.id, level);
+        }
         // The unvisited neighbours, marked visited, their distances computed all at once.
         neighbors.retain(|&n| visited.insert(n));
         // Without a record, a neighbour at least as far as the furthest kept result (once there
