@@ -200,10 +200,13 @@ fn db_msg(e: &postgres::Error) -> String {
     }
 }
 
+/// Runs `vecx_index_check`; a failure is reported at the caller's line (which check failed).
+#[track_caller]
 fn check_index(db: &mut Client, index: &str) {
+    let at = std::panic::Location::caller();
     let ok: bool = db
         .query_one(&format!("SELECT vecx_index_check('{index}')"), &[])
-        .unwrap_or_else(|e| panic!("vecx_index_check('{index}'): {}", db_msg(&e)))
+        .unwrap_or_else(|e| panic!("vecx_index_check('{index}') at {at}: {}", db_msg(&e)))
         .get(0);
     assert!(ok, "vecx_index_check('{index}')");
 }
