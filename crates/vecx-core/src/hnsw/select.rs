@@ -97,7 +97,10 @@ fn fill<I: Copy + Ord>(
 ) -> (Vec<Scored<I>>, Vec<bool>) {
     let len = m.max(kept.len());
     let (mut out, mut flags) = (Vec::with_capacity(len), Vec::with_capacity(len));
-    let mut pruned = pruned.into_iter().take(m.saturating_sub(kept.len())).peekable();
+    let mut pruned = pruned
+        .into_iter()
+        .take(m.saturating_sub(kept.len()))
+        .peekable();
     for k in kept {
         while let Some(p) = pruned.next_if(|p| *p < k) {
             out.push(p);
