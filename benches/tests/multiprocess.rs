@@ -275,9 +275,67 @@ fn results(db: &mut Client, queries: &[Vec<f32>]) -> Vec<Vec<i32>> {
         .collect()
 }
 
+/// Prints what a test needs to tell a WAL bug from a visibility one when the standby's results
+/// differ: for each row one side returned and the other did not, where each side's table has it
+/// and whether a full scan of the index there returns it; then which index blocks differ byte for byte
+/// (through pageinspect, the hole between pd_lower and pd_upper zeroed on both sides by Generic
+/// WAL).
+fn explain_divergence(db: &mut Client, sdb: &mut Client, p: &[Vec<i32>], s: &[Vec<i32>]) {
+    let mut ids = std::collections::BTreeSet::<i32>::new();
+    for (a, b) in p.iter().zip(s) {
+        ids.extend(a.iter().filter(|x| !b.contains(x)));
+        ids.extend(b.iter().filter(|x| !a.contains(x)));
+    }
+    for (side, c) in [("primary", &mut *db), ("standby", &mut *sdb)] {
+        for id in &ids {
+            let row = c
+                .query_opt("SELECT ctid::text FROM t WHERE id = $1", &[id])
+                .ok()
+                .flatten()
+                .map(|r| r.get::<_, String>(0));
+            let _ = c.batch_execute("SET enable_seqscan = off");
+            let indexed = c
+                .query_one(
+                    "SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> \
+                     (SELECT v FROM t WHERE id = $1) LIMIT 1000000) s WHERE id = $1",
+                    &[id],
+                )
+                .map(|r| r.get::<_, i64>(0));
+            eprintln!(
+                "divergence: {side}: row {id} at {row:?}; through a full index scan: {indexed:?}"
+            );
+        }
+    }
+    let _ = db.batch_execute("CHECKPOINT");
+    wait_for_replay(db, sdb);
+    let sql = "SELECT b, md5(get_raw_page('t_v', b::int)) FROM \
+               generate_series(0, pg_relation_size('t_v') / 8192 - 1) b ORDER BY b";
+    let blocks = |c: &mut Client| -> Vec<(i64, String)> {
+        c.query(sql, &[])
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            .unwrap_or_default()
+    };
+    let (a, b) = (blocks(db), blocks(sdb));
+    let differ: Vec<i64> = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x.1 != y.1)
+        .map(|(x, _)| x.0)
+        .collect();
+    eprintln!(
+        "divergence: index blocks primary {} standby {}; differing: {differ:?}",
+        a.len(),
+        b.len()
+    );
+}
+
+/// Waits until the standby has replayed everything the primary has logged so far. The target is
+/// the primary's WAL *insert* position: `pg_current_wal_lsn()` is the write position, and a
+/// VACUUM (which assigns no transaction id) ends without flushing its last records, so waiting
+/// for the write position could compare the standby before it has replayed the end of a vacuum.
 fn wait_for_replay(primary: &mut Client, standby: &mut Client) {
     let lsn: String = primary
-        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
         .unwrap()
         .get(0);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -310,8 +368,10 @@ fn ivfpq_standby_matches_primary_and_crash_recovery_keeps_rows() {
 fn standby_and_crash(am: Am, name: &str, port: u16, standby_name: &str, standby_port: u16) {
     let mut primary = cluster(name, port);
     let mut db = primary.connect("postgres").unwrap();
-    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v vecx(32))")
-        .unwrap();
+    db.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v vecx(32)); CREATE EXTENSION pageinspect",
+    )
+    .unwrap();
     insert_rows(&mut db, 0..2000, 3);
     let mut standby = primary
         .base_backup(&default_dir(standby_name), standby_port)
@@ -339,6 +399,9 @@ fn standby_and_crash(am: Am, name: &str, port: u16, standby_name: &str, standby_
         }
         wait_for_replay(&mut db, &mut sdb);
         let (p, s) = (results(&mut db, &queries), results(&mut sdb, &queries));
+        if p != s {
+            explain_divergence(&mut db, &mut sdb, &p, &s);
+        }
         assert_eq!(p, s, "standby differs from primary after {name}");
         let ok: bool = sdb
             .query_one("SELECT vecx_index_check('t_v')", &[])

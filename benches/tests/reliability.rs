@@ -252,9 +252,13 @@ fn results_both(db: &mut Client, am: Am, table: &str, queries: &[Vec<f32>]) -> V
     r
 }
 
+/// Waits until the standby has replayed everything the primary has logged so far. The target is
+/// the primary's WAL *insert* position: `pg_current_wal_lsn()` is the write position, and a
+/// VACUUM (which assigns no transaction id) ends without flushing its last records, so waiting
+/// for the write position could compare the standby before it has replayed the end of a vacuum.
 fn wait_for_replay(primary: &mut Client, standby: &mut Client) {
     let lsn: String = primary
-        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
         .unwrap()
         .get(0);
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -507,6 +511,19 @@ fn concurrent_writes(
             while !done.load(Ordering::Relaxed) {
                 db.batch_execute(&format!("VACUUM {table}"))
                     .expect("VACUUM");
+                // Every vecx index on the table passes its check while the writers go on.
+                let checked = db.query_one(
+                    "SELECT count(vecx_index_check(c.oid)) FROM pg_index i \
+                     JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam \
+                     WHERE i.indrelid = $1::text::regclass AND a.amname LIKE 'vecx%'",
+                    &[&table],
+                );
+                if let Err(e) = checked {
+                    panic!(
+                        "vecx_index_check after VACUUM {n} of {table}: {}",
+                        db_msg(&e)
+                    );
+                }
                 n += 1;
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -1370,7 +1387,7 @@ fn backup_replay(am: Am, name: &str, port: u16, restore_port: u16) {
 
     // Everything so far into the archive.
     let last: String = db
-        .query_one("SELECT pg_walfile_name(pg_current_wal_lsn())", &[])
+        .query_one("SELECT pg_walfile_name(pg_current_wal_insert_lsn())", &[])
         .unwrap()
         .get(0);
     db.batch_execute("SELECT pg_switch_wal()").unwrap();

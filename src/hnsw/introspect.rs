@@ -6,6 +6,7 @@ use pgrx::pg_sys;
 use vecx_core::hnsw::format::{self, Tid};
 
 use super::graph::PageGraph;
+use super::{PageLock, SCAN_LOCK, UPDATE_LOCK};
 use crate::introspect::Stats;
 use crate::pages::{self, corrupted, Buf};
 
@@ -85,7 +86,16 @@ pub fn stats(index: pg_sys::Relation) -> Stats {
 /// neighbour reference points at an element that exists and reaches that level, no list holds
 /// duplicates or self-references, and the entry point is a live element of the recorded level.
 /// Returns, or raises `index ... is corrupted` (XX002) naming the first problem.
+///
+/// The check sees one consistent graph: it holds UPDATE_LOCK in exclusive mode (inserts wait
+/// for it, and it for the inserts in flight) and SCAN_LOCK in share mode (vacuum frees nothing
+/// until it is done), so it may run during writes and vacuum. Without them, an element inserted
+/// after the census, or freed between reading a list and looking its entries up, would look
+/// like a dangling reference. A hot standby does not see the primary's heavyweight locks; there
+/// the check is exact only while replay is not freeing elements.
 pub fn check(idx: pg_sys::Relation) {
+    let _inserts = PageLock::acquire(idx, UPDATE_LOCK, pg_sys::ExclusiveLock);
+    let _frees = PageLock::acquire(idx, SCAN_LOCK, pg_sys::ShareLock);
     let g = PageGraph::open(idx);
     let c = census(&g);
     if g.meta.entry.is_valid() {
