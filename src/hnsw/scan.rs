@@ -25,7 +25,8 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use vecx_core::hnsw::format::{self, Tid, VectorPlace};
-use vecx_core::hnsw::stream::{Next, Stream};
+use vecx_core::hnsw::stream::{Next, Stream, VISITS_PER_EF};
+use vecx_core::hnsw::visited::PageVisited;
 use vecx_core::hnsw::Scored;
 
 use super::build::check_dims;
@@ -45,7 +46,7 @@ enum Phase {
 struct ScanState {
     query: Option<Vec<f32>>,
     graph: Option<PageGraph>,
-    stream: Option<Stream<Tid>>,
+    stream: Option<Stream<Tid, PageVisited>>,
     phase: Phase,
     /// Elements returned (or skipped as deleted) by the graph phase.
     emitted: std::collections::HashSet<Tid>,
@@ -198,12 +199,18 @@ fn next_heap_tid(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
         // wide: the best half of a search is far more accurate than its tail, and an element
         // the graph misses inside the window is the one thing that can come out of order.
         let ef = 2 * HNSW_EF_SEARCH.get().max(1) as usize;
-        *stream = Some(Stream::start(
+        let visited = PageVisited::new(
+            pages::nblocks(index),
+            slots_per_page(&g),
+            ef * VISITS_PER_EF,
+        );
+        *stream = Some(Stream::start_with(
             &g,
             query,
             g.meta.entry,
             g.meta.entry_level as usize,
             ef,
+            visited,
         ));
         *graph = Some(g);
     }
@@ -266,6 +273,14 @@ fn next_heap_tid(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
             return Some(info.heap);
         }
     }
+}
+
+/// The most items (so the highest offset) a page of this graph can hold: the page's room over the
+/// smallest tuple it stores (an element or a layer-0 neighbour tuple) plus its line pointer.
+fn slots_per_page(g: &PageGraph) -> usize {
+    let smallest = pages::maxalign(format::element_len(g.dims))
+        .min(pages::maxalign(format::neighbors_len(0, g.params.m)));
+    pages::CONTENTS_CAPACITY / (smallest + std::mem::size_of::<pg_sys::ItemIdData>())
 }
 
 /// Every live element not yet returned, with its exact distance, sorted descending (for

@@ -100,7 +100,7 @@ pub fn search_layer_state<G: GraphView>(
             g.prefetch_neighbors(next.id, level);
         }
         // The unvisited neighbours, marked visited, their distances computed all at once.
-        neighbors.retain(|&n| visited.insert(n));
+        super::visited::keep_unvisited(&mut neighbors, visited);
         // Without a record, a neighbour at least as far as the furthest kept result (once there
         // are `ef`) is dropped whatever its exact distance, so the graph may stop computing it
         // there. A record keeps every distance, so it needs them exact.

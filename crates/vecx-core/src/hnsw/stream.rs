@@ -21,6 +21,7 @@ use std::collections::BinaryHeap;
 use super::fxhash::FxHashSet as HashSet;
 
 use super::search::{descend_wide, search_layer_state, LayerSearch};
+use super::visited::VisitedSet;
 use super::{GraphView, Scored};
 
 /// Room per unit of `ef` in the visited set and the record of a layer-0 search, allocated up
@@ -44,7 +45,7 @@ struct Pending<I> {
     expanded: Vec<I>,
 }
 
-pub struct Stream<I> {
+pub struct Stream<I, V = HashSet<I>> {
     /// The window search's `ef` best, closest last (popped from the end), yielded before the
     /// heaps below are built (see [`Stream::start`]).
     ready: Vec<Scored<I>>,
@@ -55,7 +56,7 @@ pub struct Stream<I> {
     pending: Option<Pending<I>>,
     /// What was yielded from `ready`, to leave out of the results heap when it is built.
     yielded: Vec<I>,
-    visited: HashSet<I>,
+    visited: V,
     candidates: BinaryHeap<Reverse<Scored<I>>>,
     results: BinaryHeap<Reverse<Scored<I>>>,
     last: f32,
@@ -68,9 +69,7 @@ pub struct Stream<I> {
 }
 
 impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
-    /// Starts a search for `query` from the entry point: an `ef / 8`-wide descent through the
-    /// upper layers, then an `ef`-wide search of layer 0 whose results and frontier seed the
-    /// stream.
+    /// [`Stream::start_with`] a hash set.
     pub fn start<G: GraphView<Id = I>>(
         g: &G,
         query: &[f32],
@@ -78,13 +77,29 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
         entry_level: usize,
         ef: usize,
     ) -> Stream<I> {
+        let visited = HashSet::with_capacity_and_hasher(ef * VISITS_PER_EF, Default::default());
+        Stream::start_with(g, query, entry, entry_level, ef, visited)
+    }
+}
+
+impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug, V: VisitedSet<I>> Stream<I, V> {
+    /// Starts a search for `query` from the entry point: an `ef / 8`-wide descent through the
+    /// upper layers, then an `ef`-wide search of layer 0 whose results and frontier seed the
+    /// stream. `visited` is the (empty) set the searches fill; the stream keeps it.
+    pub fn start_with<G: GraphView<Id = I>>(
+        g: &G,
+        query: &[f32],
+        entry: I,
+        entry_level: usize,
+        ef: usize,
+        mut visited: V,
+    ) -> Stream<I, V> {
         let start = Scored {
             dist: g.distance(query, entry),
             id: entry,
         };
         // The upper layers are searched an eighth as wide as layer 0 (see `descend_wide`: a greedy
         // descent can end in the wrong island of a graph that churn has fragmented).
-        let mut visited = HashSet::with_capacity_and_hasher(ef * VISITS_PER_EF, Default::default());
         let near = descend_wide(
             g,
             query,
@@ -183,7 +198,7 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
             let c = c?;
             self.candidates.pop();
             g.neighbors_into(c.id, 0, &mut self.expanding);
-            self.expanding.retain(|&n| self.visited.insert(n));
+            super::visited::keep_unvisited(&mut self.expanding, &mut self.visited);
             g.distances(query, &self.expanding, f32::INFINITY, &mut self.dists);
             for (&n, &dist) in self.expanding.iter().zip(&self.dists) {
                 let s = Scored { dist, id: n };
