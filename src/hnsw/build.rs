@@ -3,7 +3,11 @@
 //! 1. **Load**: `table_index_build_scan` hands every live heap row to [`build_callback`], which
 //!    copies its vector and heap TID into memory, up to what `maintenance_work_mem` can hold as
 //!    a graph (vecx-core's `bytes_per_element`). Rows beyond that are counted, not kept.
-//! 2. **Graph**: vecx-core's `MemGraph` links the elements on `vecx.build_threads` rayon threads
+//! 2. **Graph**: when the vectors outgrow the CPU caches (over 32 MB), they are first put in
+//!    locality order (vecx-core's `locality`: a random projection tree, on the worker threads),
+//!    so that near elements get near numbers, near memory and, later, near pages; they are then
+//!    inserted in runs of neighbouring elements, the runs shuffled (see [`locality_runs`]).
+//!    vecx-core's `MemGraph` links the elements on `vecx.build_threads` rayon threads
 //!    (Algorithm 1 in parallel, per-list locks). The backend thread only watches: it checks for
 //!    interrupts (so cancel and statement_timeout stop the build within milliseconds: a drop
 //!    guard raises the cancel flag the workers poll) and reports progress in
@@ -28,11 +32,12 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use vecx_core::distance::Metric;
-use vecx_core::hnsw::connect::{connect_islands, Joined};
+use vecx_core::hnsw::connect::connect_islands;
 use vecx_core::hnsw::format::{self, Meta, Tid};
 use vecx_core::hnsw::layout::{Layout, USABLE};
-use vecx_core::hnsw::memory::{build_parallel, bytes_per_element, MemGraph};
+use vecx_core::hnsw::memory::{build_parallel_in, bytes_per_element, MemGraph};
 use vecx_core::hnsw::{level_of, Params};
+use vecx_core::locality::{insertion_order, locality_order, permute_rows};
 
 use super::graph::metric_code;
 use super::{insert, options};
@@ -187,11 +192,15 @@ unsafe extern "C-unwind" fn build_callback(
     }
 }
 
-/// Links all elements on rayon threads while the backend thread checks for interrupts and
-/// reports progress.
-fn build_graph(graph: &MemGraph) {
-    let done = AtomicUsize::new(0);
-    let cancel = AtomicBool::new(false);
+/// Runs `work` on a pool of `vecx.build_threads` rayon threads (from a thread of its own) while
+/// the backend thread checks for interrupts and reports `done` as tuples done. A cancel or
+/// statement_timeout raises `cancel`, which the work polls, and the ERROR propagates once the
+/// worker has stopped. Worker threads never call PostgreSQL.
+fn on_workers<T: Send>(
+    done: &AtomicUsize,
+    cancel: &AtomicBool,
+    work: impl FnOnce() -> T + Send,
+) -> T {
     let threads = crate::gucs::build_threads();
     struct CancelOnDrop<'a>(&'a AtomicBool);
     impl Drop for CancelOnDrop<'_> {
@@ -202,12 +211,12 @@ fn build_graph(graph: &MemGraph) {
     let outcome = std::thread::scope(|s| {
         // Raised when the backend thread unwinds (cancel, timeout): workers stop promptly and the
         // scope joins them before the ERROR propagates.
-        let _cancel_on_error = CancelOnDrop(&cancel);
+        let _cancel_on_error = CancelOnDrop(cancel);
         let worker =
             s.spawn(
                 || match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-                    Ok(pool) => pool.install(|| build_and_repair(graph, &done, &cancel)),
-                    Err(_) => build_and_repair(graph, &done, &cancel),
+                    Ok(pool) => pool.install(work),
+                    Err(_) => work(),
                 },
             );
         while !worker.is_finished() {
@@ -221,11 +230,7 @@ fn build_graph(graph: &MemGraph) {
         worker.join()
     });
     match outcome {
-        Ok(joined) => pgrx::debug1!(
-            "vecx_hnsw build: edges added to join islands, per level (0 = bottom) {:?}; elements that could not be joined {:?}",
-            joined.per_level,
-            joined.unjoined
-        ),
+        Ok(t) => t,
         Err(_) => raise_code(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             "vecx_hnsw graph build thread failed",
@@ -234,10 +239,38 @@ fn build_graph(graph: &MemGraph) {
     }
 }
 
-/// On the worker thread: links every element on the rayon pool, then joins islands.
-fn build_and_repair(graph: &MemGraph, done: &AtomicUsize, cancel: &AtomicBool) -> Joined {
-    build_parallel(graph, 0..graph.len() as u32, done, cancel);
-    connect_islands(graph, || cancel.load(Ordering::Relaxed))
+/// Vectors above this many bytes are stored and inserted in locality order (see
+/// [`locality_runs`]); below it they fit the CPU caches in any order, and heap order is kept.
+const LOCALITY_MIN_BYTES: usize = 32 << 20;
+/// A run of the insertion order holds about this many bytes of vectors: two build threads'
+/// runs stay in a shared L3 cache while they are inserted.
+const RUN_BYTES: usize = 4 << 20;
+
+/// The length of the insertion runs for `n` vectors of `dims` dimensions, or `None` to keep
+/// heap order. A big build spends its time waiting for vectors read at random; stored in
+/// locality order (vecx-core's `locality_order`, a random projection tree) and inserted in runs
+/// of neighbouring elements, the runs shuffled (`insertion_order`), each insert finds most of
+/// what it compares in the caches. 200,000 x 128 clustered vectors built in 32.5 s against
+/// 46.3 s in heap order, with recall at least as high (0.942 against 0.925 at ef 80). At least
+/// 32 runs, so that the order stays random at a coarse grain.
+fn locality_runs(n: usize, dims: usize) -> Option<usize> {
+    let bytes = n * dims * std::mem::size_of::<f32>();
+    (bytes > LOCALITY_MIN_BYTES).then(|| (RUN_BYTES / (4 * dims.max(1))).min(n / 32).max(1))
+}
+
+/// Links the elements, inserting them in `order`, then joins islands.
+fn build_graph(graph: &MemGraph, order: &[u32]) {
+    let done = AtomicUsize::new(0);
+    let cancel = AtomicBool::new(false);
+    let joined = on_workers(&done, &cancel, || {
+        build_parallel_in(graph, order, &done, &cancel);
+        connect_islands(graph, || cancel.load(Ordering::Relaxed))
+    });
+    pgrx::debug1!(
+        "vecx_hnsw build: edges added to join islands, per level (0 = bottom) {:?}; elements that could not be joined {:?}",
+        joined.per_level,
+        joined.unjoined
+    );
 }
 
 /// Writes the meta page and every element page (no WAL), returning the number of blocks.
@@ -449,13 +482,32 @@ pub unsafe extern "C-unwind" fn ambuild(
     let seed = index_seed(index);
     let cap = level_cap(m);
     let n = state.tids.len();
+    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_GRAPH);
+    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, n as i64);
+    let order: Vec<u32> = match locality_runs(n, dims) {
+        Some(run) => {
+            // Elements are numbered (and so written to pages) in locality order; each keeps its
+            // own heap TID, hence its level.
+            let vectors = &mut state.vectors;
+            let cancel = AtomicBool::new(false);
+            let stored = on_workers(&AtomicUsize::new(0), &cancel, || {
+                let leaf = (run / 8).clamp(16, 1024);
+                let order = locality_order(vectors, dims, leaf, seed, &|| {
+                    cancel.load(Ordering::Relaxed)
+                });
+                permute_rows(vectors, dims, &order);
+                order
+            });
+            state.tids = stored.iter().map(|&i| state.tids[i as usize]).collect();
+            insertion_order(n, run, seed)
+        }
+        None => (0..n as u32).collect(),
+    };
     let levels: Vec<u8> = state
         .tids
         .iter()
         .map(|t| level_of(&params, seed, level_key(*t)).min(cap) as u8)
         .collect();
-    progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_GRAPH);
-    progress(pg_sys::PROGRESS_CREATEIDX_TUPLES_TOTAL, n as i64);
     let mut graph = MemGraph::new(
         dims,
         metric,
@@ -464,7 +516,7 @@ pub unsafe extern "C-unwind" fn ambuild(
         levels,
     );
     graph.reorder_dimensions();
-    build_graph(&graph);
+    build_graph(&graph, &order);
     let built = started.elapsed();
     let (entry, entry_level) = match graph.entry() {
         Some((e, l)) => (Some(e), l),

@@ -20,6 +20,7 @@ pub mod distance;
 pub mod error;
 pub mod hnsw;
 pub mod ivfpq;
+pub mod locality;
 pub mod rng;
 pub mod text;
 pub mod vector;

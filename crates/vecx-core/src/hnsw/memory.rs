@@ -435,22 +435,33 @@ impl GraphView for MemGraph {
     }
 }
 
-/// Inserts elements `range` into `graph` on the current rayon pool, counting finished inserts
-/// in `done` and stopping (leaving the rest uninserted) once `cancel` is set. The first element
-/// of an empty graph is inserted alone, so the others always find an entry point.
+/// Inserts elements `range` into `graph` on the current rayon pool, in order (see
+/// [`build_parallel_in`]).
 pub fn build_parallel(
     graph: &MemGraph,
     range: std::ops::Range<u32>,
     done: &AtomicUsize,
     cancel: &AtomicBool,
 ) {
-    let mut start = range.start;
-    if graph.entry().is_none() && start < range.end {
-        graph.insert(start);
-        done.fetch_add(1, Ordering::Relaxed);
-        start += 1;
+    let order: Vec<u32> = range.collect();
+    build_parallel_in(graph, &order, done, cancel);
+}
+
+/// Inserts the elements `order` lists into `graph` on the current rayon pool, roughly in that
+/// order (rayon splits it between the threads, each taking its part in order), counting
+/// finished inserts in `done` and stopping (leaving the rest uninserted) once `cancel` is set.
+/// The first element of an empty graph is inserted alone, so the others always find an entry
+/// point.
+pub fn build_parallel_in(graph: &MemGraph, order: &[u32], done: &AtomicUsize, cancel: &AtomicBool) {
+    let mut rest = order;
+    if graph.entry().is_none() {
+        if let Some((&first, tail)) = order.split_first() {
+            graph.insert(first);
+            done.fetch_add(1, Ordering::Relaxed);
+            rest = tail;
+        }
     }
-    (start..range.end).into_par_iter().for_each(|i| {
+    rest.par_iter().for_each(|&i| {
         if cancel.load(Ordering::Relaxed) {
             return;
         }
