@@ -57,16 +57,36 @@ impl<I: Hash + Eq> VisitedSet<I> for FxHashSet<I> {
     }
 }
 
-/// A bitset over the ids `0..len` of a dense numbering (an in-memory graph's elements).
-#[derive(Default)]
+/// A bitset over the ids `0..len` of a dense numbering (an in-memory graph's elements, or a
+/// page graph's slots, see [`PageVisited`]). A big set is cleared word by word through the list
+/// of words it set, so reusing it costs what the last search touched, not its size; a small one
+/// (up to 64 kB) is cleared with one `memset`, which spares the tracking's branch on every
+/// first visit to a word.
 pub struct DenseVisited {
     bits: Vec<u64>,
-    /// The words with a bit set, each once (what [`Visited::clear`] resets).
-    touched: Vec<u32>,
+    /// Words of `bits` in use.
+    words: usize,
+    /// The words with a bit set, each once (what [`Visited::clear`] resets), unless the set is
+    /// small enough to clear at once.
+    touched: Option<Vec<u32>>,
+}
+
+/// Up to this many words (64 kB) a [`DenseVisited`] sized by [`DenseVisited::reset`] is cleared
+/// with one `memset` instead of tracking the words it set.
+const MEMSET_WORDS: usize = 1 << 13;
+
+impl Default for DenseVisited {
+    fn default() -> DenseVisited {
+        DenseVisited {
+            bits: Vec::new(),
+            words: 0,
+            touched: Some(Vec::new()),
+        }
+    }
 }
 
 impl DenseVisited {
-    /// An empty set for ids below `len`.
+    /// An empty set for ids below `len`, cleared through the words it set.
     pub fn new(len: usize) -> DenseVisited {
         let mut v = DenseVisited::default();
         v.ensure(len);
@@ -79,6 +99,24 @@ impl DenseVisited {
         if self.bits.len() < words {
             self.bits.resize(words, 0);
         }
+        self.words = self.words.max(words);
+    }
+
+    /// Turns an empty set into one for ids below `len`, cleared by `memset` when that is at most
+    /// 64 kB (its memory is reused).
+    pub fn reset(&mut self, len: usize) {
+        debug_assert!(
+            self.bits.iter().all(|&w| w == 0),
+            "reset of a non-empty set"
+        );
+        self.words = 0;
+        self.ensure(len);
+        self.touched = (self.words > MEMSET_WORDS).then(Vec::new);
+    }
+
+    #[inline]
+    fn contains(&self, id: u32) -> bool {
+        self.bits[(id / 64) as usize] & (1u64 << (id % 64)) != 0
     }
 }
 
@@ -88,35 +126,36 @@ impl Visited<u32> for DenseVisited {
     fn insert(&mut self, id: u32) -> bool {
         let (w, bit) = ((id / 64) as usize, 1u64 << (id % 64));
         let old = self.bits[w];
-        if old & bit != 0 {
-            return false;
-        }
-        if old == 0 {
-            self.touched.push(w as u32);
-        }
         self.bits[w] = old | bit;
-        true
+        if let Some(t) = self.touched.as_mut() {
+            if old == 0 {
+                t.push(w as u32);
+            }
+        }
+        old & bit == 0
     }
 
     fn clear(&mut self) {
-        for &w in &self.touched {
-            self.bits[w as usize] = 0;
+        match self.touched.as_mut() {
+            Some(t) => {
+                for &w in t.iter() {
+                    self.bits[w as usize] = 0;
+                }
+                t.clear();
+            }
+            None => self.bits[..self.words].fill(0),
         }
-        self.touched.clear();
     }
 }
 
 /// Bits of bitset [`PageVisited`] may use: 1 MiB. Blocks past what fits go to the hash set (the
 /// bitset would cost the backend more memory than it saves time).
 const DENSE_BITS: usize = 1 << 23;
-/// Up to this many words (64 kB) [`PageVisited`] clears its bitset with one `memset` instead of
-/// tracking the words it set: the tracking's branch mispredicts on every first visit to a block.
-const MEMSET_WORDS: usize = 1 << 13;
 
 thread_local! {
     /// The bitset of the last [`PageVisited`] dropped on this thread (emptied): the next scan
     /// reuses it instead of allocating and zeroing its own.
-    static SPARE: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    static SPARE: RefCell<DenseVisited> = RefCell::default();
 }
 
 /// The visited set of a search over a page graph (ids are (block, offset) pairs): a bitset with
@@ -126,11 +165,7 @@ thread_local! {
 /// format allows (64 bits per block for 128-d vectors: 8 kB for a 10,000-row index), because a
 /// scan's pages push it out of the CPU caches between lookups.
 pub struct PageVisited {
-    bits: Vec<u64>,
-    /// Words of `bits` in use.
-    words: usize,
-    /// The words with a bit set, each once, when `words` is too many to clear at once.
-    touched: Option<Vec<u32>>,
+    dense: DenseVisited,
     blocks: u32,
     slot_bits: u32,
     rest: FxHashSet<Tid>,
@@ -143,20 +178,15 @@ impl PageVisited {
     pub fn new(blocks: u32, slots: usize, expected: usize) -> PageVisited {
         let slot_bits = slots.max(1).next_power_of_two().trailing_zeros();
         let dense_blocks = (blocks as usize).min(DENSE_BITS >> slot_bits);
-        let words = (dense_blocks << slot_bits).div_ceil(64);
-        let mut bits = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        if bits.len() < words {
-            bits.resize(words, 0);
-        }
+        let mut dense = SPARE.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        dense.reset(dense_blocks << slot_bits);
         let hashed = if dense_blocks < blocks as usize {
             expected
         } else {
             0
         };
         PageVisited {
-            bits,
-            words,
-            touched: (words > MEMSET_WORDS).then(Vec::new),
+            dense,
             blocks: dense_blocks as u32,
             slot_bits,
             rest: FxHashSet::with_capacity_and_hasher(hashed, Default::default()),
@@ -175,17 +205,7 @@ impl Visited<Tid> for PageVisited {
     #[inline]
     fn insert(&mut self, id: Tid) -> bool {
         let new = match self.slot(&id) {
-            Some(slot) => {
-                let (w, bit) = ((slot / 64) as usize, 1u64 << (slot % 64));
-                let old = self.bits[w];
-                self.bits[w] = old | bit;
-                if let Some(t) = self.touched.as_mut() {
-                    if old == 0 {
-                        t.push(w as u32);
-                    }
-                }
-                old & bit == 0
-            }
+            Some(slot) => self.dense.insert(slot),
             None => self.rest.insert(id),
         };
         self.len += new as usize;
@@ -193,15 +213,7 @@ impl Visited<Tid> for PageVisited {
     }
 
     fn clear(&mut self) {
-        match self.touched.as_mut() {
-            Some(t) => {
-                for &w in t.iter() {
-                    self.bits[w as usize] = 0;
-                }
-                t.clear();
-            }
-            None => self.bits[..self.words].fill(0),
-        }
+        self.dense.clear();
         self.rest.clear();
         self.len = 0;
     }
@@ -210,7 +222,7 @@ impl Visited<Tid> for PageVisited {
 impl VisitedSet<Tid> for PageVisited {
     fn contains(&self, id: &Tid) -> bool {
         match self.slot(id) {
-            Some(slot) => self.bits[(slot / 64) as usize] & (1u64 << (slot % 64)) != 0,
+            Some(slot) => self.dense.contains(slot),
             None => self.rest.contains(id),
         }
     }
@@ -222,13 +234,13 @@ impl VisitedSet<Tid> for PageVisited {
 
 impl Drop for PageVisited {
     fn drop(&mut self) {
-        self.clear();
-        let bits = std::mem::take(&mut self.bits);
+        self.dense.clear();
+        let dense = std::mem::take(&mut self.dense);
         // Keep the larger bitset (a thread may scan indexes of different sizes).
         let _ = SPARE.try_with(|s| {
             let mut spare = s.borrow_mut();
-            if bits.len() > spare.len() {
-                *spare = bits;
+            if dense.bits.len() > spare.bits.len() {
+                *spare = dense;
             }
         });
     }
@@ -302,7 +314,7 @@ mod tests {
         }
         // The spare bitset handed back is empty.
         let spare = PageVisited::new(40, 64, 0);
-        assert!(spare.bits.iter().all(|&w| w == 0));
+        assert!(spare.dense.bits.iter().all(|&w| w == 0));
     }
 
     #[test]
