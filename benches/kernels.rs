@@ -1,4 +1,4 @@
-//! Distance-kernel throughput: the simsimd (SIMD) path against the scalar reference.
+//! Distance-kernel throughput: the production kernels (our lane kernels, simsimd for comparison) against the scalar reference.
 //!
 //! `cargo bench -p vecx-bench --bench kernels [-- --quick]`
 //!
@@ -39,13 +39,19 @@ fn rate(kernel: Kernel, query: &[f32], base: &[Vec<f32>], budget: Duration) -> f
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let budget = Duration::from_millis(if quick { 100 } else { 600 });
-    let metrics: [(&str, Kernel, Kernel); 5] = [
+    let metrics: [(&str, Kernel, Kernel); 7] = [
         (
             "l2sq",
             distance::l2_squared as Kernel,
             scalar::l2_squared as Kernel,
         ),
+        (
+            "l2sq(simsimd)",
+            simd::l2_squared_simsimd,
+            scalar::l2_squared,
+        ),
         ("dot", distance::dot, scalar::dot),
+        ("dot(simsimd)", simd::dot_simsimd, scalar::dot),
         ("cosine", distance::cosine, scalar::cosine),
         ("cosine(simsimd)", simd::cosine_simsimd, scalar::cosine),
         ("l1", distance::l1, scalar::l1),

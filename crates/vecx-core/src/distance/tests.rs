@@ -89,14 +89,16 @@ fn cosine_of_zero_vector_is_nan() {
     assert!(cosine(&[0.0, 0.0], &[0.0, 0.0]).is_nan());
     // Orthogonal non-zero vectors give exactly 1, not NaN.
     assert_eq!(cosine(&[1.0, 0.0], &[0.0, 1.0]), 1.0);
-    // Identical vectors give exactly 0; opposite ones 2 within simsimd's rsqrt precision (its
-    // AVX2 kernel, one Newton step after rsqrt: 3.4e-8 off on an AMD EPYC; its AVX-512 kernel
-    // was within 1e-8 on the Xeons of earlier runs).
+    // Identical vectors give exactly 0, at every length (every block and tail of the kernels);
+    // opposite ones 2 within 1e-6 (simsimd's rsqrt on CPUs without AVX2 and FMA: 3.4e-8 off).
     assert_eq!(cosine(&[3.0, 4.0], &[3.0, 4.0]), 0.0);
     let opp = cosine(&[1.0, 1.0], &[-1.0, -1.0]);
     assert!((opp - 2.0).abs() < 1e-6, "{opp}");
-    let long: Vec<f32> = (0..1000).map(|i| (i as f32).sin()).collect();
-    assert_eq!(cosine(&long, &long), 0.0);
+    let long: Vec<f32> = (0..1000).map(|i| (i as f32).sin() * 7.0 + 0.5).collect();
+    for len in 1..=1000 {
+        assert_eq!(cosine(&long[..len], &long[..len]), 0.0, "len {len}");
+        assert_eq!(l2_squared(&long[..len], &long[..len]), 0.0, "len {len}");
+    }
 }
 
 #[test]
