@@ -2,9 +2,10 @@
 //!
 //! Two implementations live side by side:
 //!
-//! * [`simd`]: the production path, simsimd's runtime-dispatched kernels (AVX2/AVX-512/NEON/SVE
-//!   chosen at load time). simsimd has no L1 kernel for f32, so L1 uses a chunked loop that the
-//!   compiler vectorises.
+//! * [`simd`]: the production path: our AVX2+FMA kernels for L2, inner product and cosine
+//!   where the CPU has them (several registers of running sums), simsimd's runtime-dispatched
+//!   kernels elsewhere; L1 is a chunked loop that the compiler vectorises (simsimd has no L1
+//!   kernel for f32).
 //! * [`scalar`]: a plain reference that accumulates in f64. It is the yardstick the property
 //!   tests and the benchmark compare the SIMD path against.
 //!
@@ -64,8 +65,15 @@ pub const UNTIL_BLOCK: usize = 64;
 /// high-dimensional data (784-d MNIST) most of those answers are "no" well before the end.
 /// Always the same block sums in the same order, so a value below the bound does not depend on
 /// the bound.
+///
+/// On CPUs with AVX2 and FMA this is [`simd::fma::l2_sum_until`], which looks at the running
+/// total of [`l2_squared`]'s own sums every 64 dimensions: a value at most `bound` is then
+/// exactly `l2_squared`'s.
 #[inline]
 pub fn l2_squared_until(a: &[f32], b: &[f32], bound: f64) -> f64 {
+    if let Some(d) = simd::l2_squared_until(a, b, bound) {
+        return d;
+    }
     let n = a.len().min(b.len());
     let mut sum = 0.0;
     let mut at = 0;

@@ -65,6 +65,20 @@ pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
     l2_squared_simsimd(a, b)
 }
 
+/// [`fma::l2_sum_until`] on CPUs with AVX2 and FMA; `None` elsewhere (the caller then adds
+/// up blocks of [`l2_squared`]).
+#[inline]
+pub fn l2_squared_until(a: &[f32], b: &[f32], bound: f64) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if fma::available() {
+        let (a, b) = common(a, b);
+        // SAFETY: the CPU has AVX2 and FMA (checked).
+        return Some(unsafe { fma::l2_sum_until(a, b, bound) });
+    }
+    let _ = (a, b, bound);
+    None
+}
+
 /// Inner product: [`fma::dot_sum`] on CPUs with AVX2 and FMA, else simsimd.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f64 {
@@ -538,6 +552,52 @@ pub mod fma {
                 .map(|(x, y)| ((x - y) * (x - y)) as f64)
                 .sum();
             total + tail
+        }
+    }
+
+    /// [`l2_sum`], looking at its running total every 64 floats and stopping as soon as it
+    /// exceeds `bound`: the same sums in the same registers in the same order, so a result
+    /// that is at most `bound` is exactly `l2_sum`'s, and one above it is a partial sum above
+    /// `bound` (each register only grows, so the full sum is at least as large).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn l2_sum_until(a: &[f32], b: &[f32], bound: f64) -> f64 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut s = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        let total = |s: &[__m256; 4]| {
+            lanes(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])))
+        };
+        // SAFETY (every load below): as in `l2_sum`.
+        unsafe {
+            while i + 32 <= n {
+                for (k, acc) in s.iter_mut().enumerate() {
+                    let at = i + 8 * k;
+                    let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(at)), _mm256_loadu_ps(pb.add(at)));
+                    *acc = _mm256_fmadd_ps(d, d, *acc);
+                }
+                i += 32;
+                if i % 64 == 0 && i < n {
+                    let so_far = total(&s);
+                    if so_far > bound {
+                        return so_far;
+                    }
+                }
+            }
+            while i + 8 <= n {
+                let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
+                s[0] = _mm256_fmadd_ps(d, d, s[0]);
+                i += 8;
+            }
+            let tail: f64 = a[i..n]
+                .iter()
+                .zip(&b[i..n])
+                .map(|(x, y)| ((x - y) * (x - y)) as f64)
+                .sum();
+            total(&s) + tail
         }
     }
 

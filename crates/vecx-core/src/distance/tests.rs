@@ -114,7 +114,7 @@ fn cosine_is_clamped() {
 #[test]
 fn l2_squared_until_is_exact_below_its_bound_and_above_it_otherwise() {
     let mut rng = crate::rng::Rng::new(9);
-    for dim in [1usize, 100, 128, 129, 300, 784] {
+    for dim in [1usize, 63, 64, 65, 100, 128, 129, 192, 300, 784] {
         let a: Vec<f32> = (0..dim).map(|_| rng.uniform() as f32 * 2.0 - 1.0).collect();
         let b: Vec<f32> = (0..dim).map(|_| rng.uniform() as f32 * 2.0 - 1.0).collect();
         let full = super::l2_squared_until(&a, &b, f64::INFINITY);
@@ -129,6 +129,11 @@ fn l2_squared_until_is_exact_below_its_bound_and_above_it_otherwise() {
             "{dim}: at the bound"
         );
         assert_eq!(super::l2_squared_until(&a, &b, full * 2.0), full, "{dim}");
+        if super::simd::l2_squared_until(&a, &b, 0.0).is_some() {
+            // With the AVX2+FMA kernel, within the bound it is exactly the unbounded kernel's
+            // value, so a search that stops early and one that does not agree to the bit.
+            assert_eq!(full, l2_squared(&a, &b), "{dim}: same as l2_squared");
+        }
         for frac in [0.0, 0.1, 0.5, 0.99] {
             let bound = full * frac;
             if bound < full {
