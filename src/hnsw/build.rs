@@ -129,10 +129,16 @@ pub fn check_dims(expected: usize, got: usize) {
     }
 }
 
-/// Elements of `dims` dimensions that fit into `budget` bytes as an in-memory graph (at least
-/// one).
+/// Bytes per element the build keeps beside the graph: its heap TID, its level, and for a
+/// build in locality order the order, the insertion order and, while the TIDs are permuted,
+/// a second TID list.
+const BOOKKEEPING_BYTES: usize =
+    2 * std::mem::size_of::<Tid>() + 1 + 2 * std::mem::size_of::<u32>();
+
+/// Elements of `dims` dimensions that fit into `budget` bytes as an in-memory graph with the
+/// build's bookkeeping (at least one).
 fn element_limit(budget: usize, dims: usize, params: &Params) -> usize {
-    (budget / bytes_per_element(dims, params)).max(1)
+    (budget / (bytes_per_element(dims, params) + BOOKKEEPING_BYTES)).max(1)
 }
 
 struct BuildState {
