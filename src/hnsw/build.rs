@@ -498,10 +498,11 @@ pub unsafe extern "C-unwind" fn ambuild(
             let cancel = AtomicBool::new(false);
             let stored = on_workers(&AtomicUsize::new(0), &cancel, || {
                 let leaf = (run / 8).clamp(16, 1024);
-                let order = locality_order(vectors, dims, leaf, seed, &|| {
-                    cancel.load(Ordering::Relaxed)
-                });
-                permute_rows(vectors, dims, &order);
+                let stop = || cancel.load(Ordering::Relaxed);
+                let order = locality_order(vectors, dims, leaf, seed, &stop);
+                // Stopped part way only when the build is being cancelled (its ERROR is on the
+                // way; nothing uses the rows).
+                permute_rows(vectors, dims, &order, &stop);
                 order
             });
             state.tids = stored.iter().map(|&i| state.tids[i as usize]).collect();

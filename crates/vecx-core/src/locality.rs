@@ -71,13 +71,24 @@ fn split(
     }
 }
 
+/// Rows [`permute_rows`] moves between polls of its `stop` flag.
+const ROWS_PER_POLL: usize = 4096;
+
 /// Reorders the rows of `data` (`width` values each) so that row `i` becomes what row
 /// `order[i]` was, in place (one row of extra memory): `order` must be a permutation of the
-/// rows.
-pub fn permute_rows<T: Copy>(data: &mut [T], width: usize, order: &[u32]) {
+/// rows. Polls `stop` every few thousand rows (a 1M x 128 permutation takes about a second)
+/// and, once it says so, returns `false` with the rows scrambled (one row may be lost); `true`
+/// when done.
+pub fn permute_rows<T: Copy>(
+    data: &mut [T],
+    width: usize,
+    order: &[u32],
+    stop: &dyn Fn() -> bool,
+) -> bool {
     assert_eq!(data.len(), width * order.len(), "one order entry per row");
     let mut placed = vec![false; order.len()];
     let mut tmp: Vec<T> = Vec::with_capacity(width);
+    let mut moved = 0usize;
     for start in 0..order.len() {
         if placed[start] || order[start] as usize == start {
             continue;
@@ -96,8 +107,16 @@ pub fn permute_rows<T: Copy>(data: &mut [T], width: usize, order: &[u32]) {
             }
             data.copy_within(k * width..(k + 1) * width, j * width);
             j = k;
+            moved += 1;
+            if moved == ROWS_PER_POLL {
+                if stop() {
+                    return false;
+                }
+                moved = 0;
+            }
         }
     }
+    true
 }
 
 /// The order in which to insert `n` elements stored in locality order: runs of `chunk`
@@ -159,7 +178,7 @@ mod tests {
         }
         let original: Vec<u32> = (0..rows * width as u32).collect();
         let mut data = original.clone();
-        permute_rows(&mut data, width, &order);
+        assert!(permute_rows(&mut data, width, &order, &|| false));
         for (i, &o) in order.iter().enumerate() {
             let o = o as usize;
             assert_eq!(
@@ -167,6 +186,26 @@ mod tests {
                 original[o * width..(o + 1) * width]
             );
         }
+    }
+
+    /// A stop request ends a long permutation early (and only then).
+    #[test]
+    fn permutation_stops_when_asked() {
+        let rows = 50_000u32;
+        // One long cycle: row i takes row i + 1's value.
+        let order: Vec<u32> = (0..rows).map(|i| (i + 1) % rows).collect();
+        let mut data: Vec<u32> = (0..rows).collect();
+        let polls = std::cell::Cell::new(0);
+        let stopped = !permute_rows(&mut data, 1, &order, &|| {
+            polls.set(polls.get() + 1);
+            true
+        });
+        assert!(stopped);
+        assert_eq!(polls.get(), 1, "stops at the first poll");
+        let mut data: Vec<u32> = (0..rows).collect();
+        assert!(permute_rows(&mut data, 1, &order, &|| false));
+        assert_eq!(data[0], 1);
+        assert_eq!(data[rows as usize - 1], 0);
     }
 
     #[test]
