@@ -522,37 +522,8 @@ pub mod fma {
     /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn l2_sum(a: &[f32], b: &[f32]) -> f64 {
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let mut s = [_mm256_setzero_ps(); 4];
-        let mut i = 0;
-        // SAFETY (every load below): `i + 8 <= n` for each 8-float load, so it stays within
-        // both slices; unaligned loads.
-        unsafe {
-            while i + 32 <= n {
-                for (k, acc) in s.iter_mut().enumerate() {
-                    let at = i + 8 * k;
-                    let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(at)), _mm256_loadu_ps(pb.add(at)));
-                    *acc = _mm256_fmadd_ps(d, d, *acc);
-                }
-                i += 32;
-            }
-            while i + 8 <= n {
-                let d = _mm256_sub_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
-                s[0] = _mm256_fmadd_ps(d, d, s[0]);
-                i += 8;
-            }
-            let total = lanes(_mm256_add_ps(
-                _mm256_add_ps(s[0], s[1]),
-                _mm256_add_ps(s[2], s[3]),
-            ));
-            let tail: f64 = a[i..n]
-                .iter()
-                .zip(&b[i..n])
-                .map(|(x, y)| ((x - y) * (x - y)) as f64)
-                .sum();
-            total + tail
-        }
+        // SAFETY: the caller's promise is this function's.
+        unsafe { l2_blocks::<false>(a, b, f64::INFINITY) }
     }
 
     /// [`l2_sum`], looking at its running total every 64 floats and stopping as soon as it
@@ -564,14 +535,29 @@ pub mod fma {
     /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn l2_sum_until(a: &[f32], b: &[f32], bound: f64) -> f64 {
+        // SAFETY: the caller's promise is this function's.
+        unsafe { l2_blocks::<true>(a, b, bound) }
+    }
+
+    /// The body of [`l2_sum`] (`CHECK` false) and [`l2_sum_until`] (`CHECK` true).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn l2_blocks<const CHECK: bool>(a: &[f32], b: &[f32], bound: f64) -> f64 {
         let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
         let mut s = [_mm256_setzero_ps(); 4];
         let mut i = 0;
         let total = |s: &[__m256; 4]| {
-            lanes(_mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])))
+            lanes(_mm256_add_ps(
+                _mm256_add_ps(s[0], s[1]),
+                _mm256_add_ps(s[2], s[3]),
+            ))
         };
-        // SAFETY (every load below): as in `l2_sum`.
+        // SAFETY (every load below): `i + 8 <= n` for each 8-float load, so it stays within
+        // both slices; unaligned loads.
         unsafe {
             while i + 32 <= n {
                 for (k, acc) in s.iter_mut().enumerate() {
@@ -580,7 +566,7 @@ pub mod fma {
                     *acc = _mm256_fmadd_ps(d, d, *acc);
                 }
                 i += 32;
-                if i % 64 == 0 && i < n {
+                if CHECK && i % 64 == 0 && i < n {
                     let so_far = total(&s);
                     if so_far > bound {
                         return so_far;
