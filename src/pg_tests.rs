@@ -55,4 +55,119 @@ mod tests {
         let bytes = one::<Vec<u8>>("SELECT vecx_send('[1,-2]')").unwrap();
         assert_eq!(bytes, vec![0, 2, 0, 0, 0x3f, 0x80, 0, 0, 0xc0, 0, 0, 0]);
     }
+
+    /// A scan's descent on the backend's copy of the upper layers finds exactly what the same
+    /// descent on the pages finds. An insert bumps the meta page's `upper_version` exactly when
+    /// its element reaches layer 1 (so it changes upper-layer lists), and a bump retires the
+    /// copy: the next scans descend on the pages until a new copy is made.
+    #[pg_test]
+    fn hnsw_upper_copy_matches_pages_and_retires_on_change() {
+        use crate::hnsw::build::{level_cap, level_key};
+        use crate::hnsw::graph::PageGraph;
+        use crate::hnsw::upper::for_scan;
+        use vecx_core::hnsw::format::Tid;
+        use vecx_core::hnsw::fxhash::FxHashSet;
+        use vecx_core::hnsw::level_of;
+        use vecx_core::hnsw::upper::descend_through;
+
+        Spi::run(
+            "SELECT setseed(0.3); CREATE TABLE up (id int, v vecx(8)); \
+             INSERT INTO up SELECT i, (SELECT array_agg(random()::real) \
+               FROM generate_series(1, 8) WHERE i > 0)::vecx FROM generate_series(1, 3000) i; \
+             CREATE INDEX up_v ON up USING vecx_hnsw (v vecx_l2_ops) \
+               WITH (m = 4, ef_construction = 16)",
+        )
+        .unwrap();
+        let oid = one::<pg_sys::Oid>("SELECT 'up_v'::regclass::oid").unwrap();
+        // SAFETY: the index exists; it stays open (and locked) to the end of the transaction.
+        let rel = unsafe { pg_sys::index_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+        let mut seed = 12345u64;
+        let queries: Vec<Vec<f32>> = (0..40)
+            .map(|_| {
+                (0..8)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        (seed >> 40) as f32 / (1u64 << 24) as f32
+                    })
+                    .collect()
+            })
+            .collect();
+        let same_descent = |g: &PageGraph, copy: &vecx_core::hnsw::upper::UpperLayers<Tid>| {
+            let (entry, top) = (g.meta.entry, g.meta.entry_level as usize);
+            for (qi, q) in queries.iter().enumerate() {
+                for width in [1, 4] {
+                    let mut v1 = FxHashSet::default();
+                    let mut v2 = FxHashSet::default();
+                    assert_eq!(
+                        descend_through(Some(copy), g, q, entry, top, width, &mut v1),
+                        descend_through(None, g, q, entry, top, width, &mut v2),
+                        "query {qi}, width {width}"
+                    );
+                }
+            }
+        };
+        // A copy is made on the fourth scan of an unchanged index.
+        let g = PageGraph::open(rel);
+        assert!(
+            g.meta.entry_level >= 2,
+            "entry level {}",
+            g.meta.entry_level
+        );
+        for _ in 0..3 {
+            assert!(for_scan(&g).is_none());
+        }
+        let first = for_scan(&g).expect("a copy on the fourth scan");
+        assert!(first.len() > 300, "{} elements copied", first.len());
+        assert!(std::rc::Rc::ptr_eq(&first, &for_scan(&g).unwrap()));
+        same_descent(&g, &*first);
+        // Inserts: the version moves exactly with the upper-level ones.
+        let (mut upper, mut lower) = (0, 0);
+        for i in 0..300 {
+            let before = PageGraph::open(rel).meta.upper_version;
+            let ctid = one::<String>(&format!(
+                "INSERT INTO up SELECT {i}, (SELECT array_agg(random()::real) \
+                 FROM generate_series(1, 8))::vecx RETURNING ctid::text"
+            ))
+            .unwrap();
+            let (b, o) = ctid
+                .trim_matches(|c| c == '(' || c == ')')
+                .split_once(',')
+                .unwrap();
+            let heap = Tid {
+                block: b.parse().unwrap(),
+                offset: o.parse().unwrap(),
+            };
+            let after = PageGraph::open(rel);
+            let level = level_of(&after.params, after.meta.seed, level_key(heap))
+                .min(level_cap(after.params.m));
+            if level >= 1 {
+                upper += 1;
+                assert_ne!(
+                    after.meta.upper_version, before,
+                    "insert {i} at level {level}"
+                );
+            } else {
+                lower += 1;
+                assert_eq!(after.meta.upper_version, before, "insert {i} at level 0");
+            }
+        }
+        assert!(
+            upper >= 20 && lower >= 150,
+            "{upper} upper, {lower} level-0 inserts"
+        );
+        // The old copy is retired: pages for three scans, then a new copy, again exact.
+        let g = PageGraph::open(rel);
+        for _ in 0..3 {
+            assert!(for_scan(&g).is_none());
+        }
+        let second = for_scan(&g).expect("a new copy");
+        assert!(!std::rc::Rc::ptr_eq(&first, &second));
+        assert!(second.len() > first.len());
+        same_descent(&g, &*second);
+        drop(g);
+        // SAFETY: opened above.
+        unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    }
 }

@@ -403,6 +403,17 @@ fn standby_and_crash(am: Am, name: &str, port: u16, standby_name: &str, standby_
             explain_divergence(&mut db, &mut sdb, &p, &s);
         }
         assert_eq!(p, s, "standby differs from primary after {name}");
+        // `db` has run every query of every phase, so from its fourth scan after each change
+        // of the upper layers its descents ran on its copy of them; a new backend per query
+        // never makes one. Both must give the same rows.
+        let fresh: Vec<Vec<i32>> = queries
+            .iter()
+            .map(|q| {
+                let mut c = primary.connect("postgres").unwrap();
+                results(&mut c, std::slice::from_ref(q)).remove(0)
+            })
+            .collect();
+        assert_eq!(p, fresh, "long-lived and new backends differ after {name}");
         let ok: bool = sdb
             .query_one("SELECT vecx_index_check('t_v')", &[])
             .unwrap()

@@ -435,6 +435,7 @@ fn empty_meta(dims: usize, metric: Metric, params: &Params, seed: u64) -> Meta {
         seed,
         inserted: 0,
         insert_page: 0,
+        upper_version: 0,
     }
 }
 

@@ -289,6 +289,16 @@ impl PageGraph {
         self.distance(query, id)
     }
 
+    /// Element `id`'s vector and all its neighbour lists (layer 0 first), for a copy of the
+    /// upper layers (`super::upper`); `None` for an element that vanished on a standby.
+    pub fn read_element(&self, id: Tid) -> Option<(Vec<f32>, Vec<Vec<Tid>>)> {
+        let (vector, info) = self.try_with_vector(id, |v, info| (v.to_vec(), info))?;
+        let lists = self.with_neighbor_tuple(id, info, |bytes| {
+            format::decode_neighbors(bytes, self.params.m).map(|l| (l.len() - 1, l))
+        })?;
+        Some((vector, lists))
+    }
+
     pub fn vector(&self, id: Tid) -> Vec<f32> {
         self.with_vector(id, |v, _| v.to_vec())
     }

@@ -323,10 +323,16 @@ pub fn write_lists(g: &PageGraph, id: Tid, f: impl FnOnce(&mut Vec<Vec<Tid>>) ->
         ),
     };
     let level = lists.len() - 1;
+    let upper_before = lists[1..].to_vec();
     if !f(&mut lists) {
         return false;
     }
     let encoded = format::encode_neighbors(level, g.params.m, &lists);
+    // A change to a list of layer 1 or above bumps the meta page's upper_version in the same
+    // WAL record (see `super::upper`). Lock order: the element page, then the meta page; no
+    // code path holds the meta page while it locks another.
+    let meta_buf = (lists[1..] != upper_before[..])
+        .then(|| Buf::read(g.index, META_BLOCK, pg_sys::BUFFER_LOCK_EXCLUSIVE));
     let mut wal = Wal::start(g.index);
     let page = wal.register(&buf, false);
     match pages::item_mut(page, n.offset) {
@@ -335,6 +341,15 @@ pub fn write_lists(g: &PageGraph, id: Tid, f: impl FnOnce(&mut Vec<Vec<Tid>>) ->
             g.index,
             format!("Neighbour tuple ({},{}) changed size.", n.block, n.offset),
         ),
+    }
+    if let Some(meta_buf) = &meta_buf {
+        let meta_page = wal.register(meta_buf, false);
+        let mut meta = match Meta::decode(pages::contents(meta_page, format::META_LEN)) {
+            Ok(m) => m,
+            Err(e) => corrupted(g.index, format!("Meta page: {e}.")),
+        };
+        meta.upper_version = meta.upper_version.wrapping_add(1);
+        write_meta_page(meta_page, &meta);
     }
     wal.finish();
     true

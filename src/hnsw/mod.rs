@@ -13,9 +13,13 @@
 //! | [`cost`] | `amcostestimate` |
 //! | [`options`] | reloptions `m` and `ef_construction` |
 //! | [`graph`] | `PageGraph`: vecx-core's `GraphView` over index pages |
+//! | [`upper`] | the backend's copies of the upper layers, for the descent scans start with |
 //! | [`introspect`] | `vecx_index_stats`, `vecx_index_check` |
 //!
-//! Locking protocol. Buffer locks are held for one page at a time, never two. Two heavyweight
+//! Locking protocol. Buffer locks are held for one page at a time, with one exception: a
+//! change to an upper-layer list locks the meta page after the element page, to bump its
+//! `upper_version` in the same WAL record (see [`upper`]); nothing holds the meta page while it
+//! locks another page, so the two cannot deadlock. Two heavyweight
 //! page locks on otherwise unused lock tags coordinate with vacuum, as pgvector does:
 //! inserts hold [`UPDATE_LOCK`] in share mode while they work, scans hold [`SCAN_LOCK`] in share
 //! mode from their first tuple to their end. Vacuum marks dead elements, then takes and releases
@@ -31,6 +35,7 @@ pub mod insert;
 pub mod introspect;
 pub mod options;
 pub mod scan;
+pub mod upper;
 pub mod vacuum;
 
 /// Lock tag (a block number never read as a page) held by inserts, share mode.

@@ -204,8 +204,12 @@ fn next_heap_tid(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
             slots_per_page(&g),
             ef * VISITS_PER_EF,
         );
+        // The descent runs on this backend's copy of the upper layers when it has a current
+        // one (see `super::upper`): the same seeds for layer 0, without the page reads.
+        let upper = super::upper::for_scan(&g);
         *stream = Some(Stream::start_with(
             &g,
+            upper.as_deref(),
             query,
             g.meta.entry,
             g.meta.entry_level as usize,

@@ -119,6 +119,10 @@ pub struct Meta {
     pub inserted: u64,
     /// The element page new elements go to first (0 = none yet).
     pub insert_page: u32,
+    /// Bumped (wrapping) in the same WAL record as every change to a neighbour list of layer 1
+    /// or above, so a backend's in-memory copy of the upper layers (`hnsw::upper`) can tell
+    /// that it is stale. A reserved zero word before it had this use, so older indexes read 0.
+    pub upper_version: u32,
 }
 
 pub const META_LEN: usize = 4 * 8 + TID_LEN + 4 + 8 + 8;
@@ -134,7 +138,7 @@ impl Meta {
             self.m,
             self.ef_construction,
             self.insert_page,
-            0,
+            self.upper_version,
         ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
@@ -167,6 +171,7 @@ impl Meta {
             seed: u64_at(b, 44),
             inserted: u64_at(b, 52),
             insert_page: u32_at(b, 24),
+            upper_version: u32_at(b, 28),
         };
         // dims 0: an index built empty on a column without a type modifier; the first insert
         // sets it.
@@ -512,6 +517,7 @@ mod tests {
             seed: 99,
             inserted: 1000,
             insert_page: 5,
+            upper_version: 77,
         };
         assert_eq!(Meta::decode(&m.encode()).unwrap(), m);
         let mut bad = m.encode();

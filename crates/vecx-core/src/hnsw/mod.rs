@@ -24,6 +24,7 @@
 //! | [`memory`] | Algorithm 1 (INSERT) | the concurrent in-memory graph and its parallel build |
 //! | [`connect`] | (ours, after Lucene) | joining islands left after a build |
 //! | [`stream`] | (ours) | an unbounded best-first search that yields results one at a time |
+//! | [`upper`] | Algorithm 5's descent | the upper layers copied into memory for the descent |
 //! | [`visited`] | Algorithm 2's `v` | the set of elements a search has reached |
 use std::cmp::Ordering;
 
@@ -35,6 +36,7 @@ pub mod memory;
 pub mod search;
 pub mod select;
 pub mod stream;
+pub mod upper;
 pub mod visited;
 
 #[cfg(test)]

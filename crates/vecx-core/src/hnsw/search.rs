@@ -187,10 +187,28 @@ pub fn descend_wide<G: GraphView>(
     width: usize,
     visited: &mut impl Visited<G::Id>,
 ) -> Vec<Scored<G::Id>> {
+    descend_wide_from(g, query, vec![entry], from_level, to_level, width, visited)
+}
+
+/// [`descend_wide`] from `near` (sorted, closest first) found on `from_level + 1`, or the entry
+/// point on `from_level`: how a descent continues on another graph where one left off (see
+/// `upper::descend_through`). `from_level == to_level` returns `near` unchanged.
+#[allow(clippy::too_many_arguments)]
+pub fn descend_wide_from<G: GraphView>(
+    g: &G,
+    query: &[f32],
+    mut near: Vec<Scored<G::Id>>,
+    from_level: usize,
+    to_level: usize,
+    width: usize,
+    visited: &mut impl Visited<G::Id>,
+) -> Vec<Scored<G::Id>> {
     if width <= 1 {
-        return vec![descend(g, query, entry, from_level, to_level)];
+        return match near.first() {
+            Some(&cur) => vec![descend(g, query, cur, from_level, to_level)],
+            None => near,
+        };
     }
-    let mut near = vec![entry];
     for level in (to_level + 1..=from_level).rev() {
         visited.clear();
         let found = search_layer(g, query, &near, width, level, visited);

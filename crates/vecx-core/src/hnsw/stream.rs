@@ -20,7 +20,8 @@ use std::collections::BinaryHeap;
 
 use super::fxhash::FxHashSet as HashSet;
 
-use super::search::{descend_wide, search_layer_state, LayerSearch};
+use super::search::{search_layer_state, LayerSearch};
+use super::upper::{descend_through, UpperLayers};
 use super::visited::VisitedSet;
 use super::{GraphView, Scored};
 
@@ -78,34 +79,32 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> Stream<I> {
         ef: usize,
     ) -> Stream<I> {
         let visited = HashSet::with_capacity_and_hasher(ef * VISITS_PER_EF, Default::default());
-        Stream::start_with(g, query, entry, entry_level, ef, visited)
+        Stream::start_with(g, None, query, entry, entry_level, ef, visited)
     }
 }
 
 impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug, V: VisitedSet<I>> Stream<I, V> {
     /// Starts a search for `query` from the entry point: an `ef / 8`-wide descent through the
-    /// upper layers, then an `ef`-wide search of layer 0 whose results and frontier seed the
-    /// stream. `visited` is the (empty) set the searches fill; the stream keeps it.
+    /// upper layers (on `upper`, a current copy of some of them, where it can: see
+    /// [`descend_through`]), then an `ef`-wide search of layer 0 whose results and frontier seed
+    /// the stream. `visited` is the (empty) set the searches fill; the stream keeps it.
     pub fn start_with<G: GraphView<Id = I>>(
         g: &G,
+        upper: Option<&UpperLayers<I>>,
         query: &[f32],
         entry: I,
         entry_level: usize,
         ef: usize,
         mut visited: V,
     ) -> Stream<I, V> {
-        let start = Scored {
-            dist: g.distance(query, entry),
-            id: entry,
-        };
         // The upper layers are searched an eighth as wide as layer 0 (see `descend_wide`: a greedy
         // descent can end in the wrong island of a graph that churn has fragmented).
-        let near = descend_wide(
+        let near = descend_through(
+            upper,
             g,
             query,
-            start,
+            entry,
             entry_level,
-            0,
             (ef / 8).max(1),
             &mut visited,
         );

@@ -682,3 +682,143 @@ fn reordered_dimensions_keep_vectors_distances_and_recall() {
     assert!(r_plain >= 0.9, "{r_plain}");
     assert!(r_reordered >= r_plain - 0.03, "{r_reordered} vs {r_plain}");
 }
+
+/// An in-memory graph whose distances are the operator's (`Metric::distance`), as on pages.
+struct AsOperator<'a>(&'a MemGraph, Metric);
+
+impl GraphView for AsOperator<'_> {
+    type Id = u32;
+    fn distance(&self, query: &[f32], id: u32) -> f32 {
+        self.1.distance(query, &self.0.vector(id)) as f32
+    }
+    fn distance_between(&self, a: u32, b: u32) -> f32 {
+        self.1.distance(&self.0.vector(a), &self.0.vector(b)) as f32
+    }
+    fn neighbors_into(&self, id: u32, level: usize, out: &mut Vec<u32>) {
+        self.0.neighbors_into(id, level, out)
+    }
+}
+
+/// A descent on a copy of the upper layers finds exactly what the same descent on the graph
+/// finds, whichever layer the copy starts from and at every width; so does a stream started on
+/// it, result for result.
+#[test]
+fn upper_copy_descends_exactly_as_the_graph() {
+    use super::upper::{descend_through, UpperLayers};
+    let dim = 16;
+    let (base, queries) = base_and_queries(4000, 20, dim, 10, 11);
+    let params = Params {
+        m: 4,
+        ef_construction: 32,
+    };
+    let built = build_serial(base, dim, Metric::L2, params);
+    // The graph as the page graph sees it: distances as the SQL operator gives them (the
+    // in-memory graph compares squared L2), which is what a copy computes.
+    let g = AsOperator(&built, Metric::L2);
+    let (entry, top) = built.entry().unwrap();
+    assert!(top >= 3, "top level {top}");
+    let read = |id: u32| Some((built.vector(id).into_owned(), built.neighbor_lists(id)));
+    for min_level in 1..=top {
+        let copy = UpperLayers::copy(Metric::L2, dim, entry, min_level, usize::MAX, read, || {
+            false
+        })
+        .unwrap();
+        assert_eq!(copy.min_level(), min_level);
+        // The elements of those layers a descent can reach (at M = 4 a few are left unreachable
+        // there, as a descent on the graph would leave them), and no other.
+        let upper = (0..built.len() as u32)
+            .filter(|&i| built.level(i) >= min_level)
+            .count();
+        assert!(
+            copy.len() <= upper && copy.len() * 100 >= upper * 98,
+            "min level {min_level}: {} copied of {upper}",
+            copy.len()
+        );
+        for qi in 0..20 {
+            let q = &queries[qi * dim..(qi + 1) * dim];
+            for width in [1, 3, 8] {
+                let mut v1 = fxhash::FxHashSet::default();
+                let mut v2 = fxhash::FxHashSet::default();
+                assert_eq!(
+                    descend_through(Some(&copy), &g, q, entry, top, width, &mut v1),
+                    descend_through(None, &g, q, entry, top, width, &mut v2),
+                    "min level {min_level}, query {qi}, width {width}"
+                );
+            }
+            let visited = || fxhash::FxHashSet::<u32>::default();
+            let mut a = Stream::start_with(&g, Some(&copy), q, entry, top, 24, visited());
+            let mut b = Stream::start_with(&g, None, q, entry, top, 24, visited());
+            for n in 0..60 {
+                assert_eq!(a.next(&g, q), b.next(&g, q), "query {qi}, result {n}");
+            }
+        }
+    }
+    // A copy whose layers lie above the entry point's is not used.
+    let copy =
+        UpperLayers::copy(Metric::L2, dim, entry, top + 1, usize::MAX, read, || false).unwrap();
+    let q = &queries[..dim];
+    let mut v1 = fxhash::FxHashSet::default();
+    let mut v2 = fxhash::FxHashSet::default();
+    assert_eq!(
+        descend_through(Some(&copy), &g, q, entry, top, 3, &mut v1),
+        descend_through(None, &g, q, entry, top, 3, &mut v2)
+    );
+}
+
+/// A copy gives up past its byte budget or when asked to stop, and treats an element it cannot
+/// read as the page graph treats one that vanished: infinitely far, no neighbours.
+#[test]
+fn upper_copy_budget_stop_and_gone_elements() {
+    use super::upper::UpperLayers;
+    let dim = 8;
+    let (base, _) = base_and_queries(2000, 0, dim, 5, 3);
+    let params = Params {
+        m: 4,
+        ef_construction: 32,
+    };
+    let g = build_serial(base, dim, Metric::Cosine, params);
+    let (entry, _) = g.entry().unwrap();
+    let read = |id: u32| Some((g.vector(id).into_owned(), g.neighbor_lists(id)));
+    let full =
+        UpperLayers::copy(Metric::Cosine, dim, entry, 1, usize::MAX, read, || false).unwrap();
+    assert!(full.len() > 100, "{} upper elements", full.len());
+    assert!(
+        UpperLayers::copy(Metric::Cosine, dim, entry, 1, full.bytes(), read, || false).is_some()
+    );
+    assert!(UpperLayers::copy(
+        Metric::Cosine,
+        dim,
+        entry,
+        1,
+        full.bytes() - 1,
+        read,
+        || false
+    )
+    .is_none());
+    let mut asked = 0;
+    let stopped = UpperLayers::copy(Metric::Cosine, dim, entry, 1, usize::MAX, read, || {
+        asked += 1;
+        asked > 10
+    });
+    assert!(stopped.is_none());
+    assert_eq!(asked, 11);
+    // One neighbour of the entry point cannot be read.
+    let lost = g.neighbors(entry, 1)[0];
+    let copy = UpperLayers::copy(
+        Metric::Cosine,
+        dim,
+        entry,
+        1,
+        usize::MAX,
+        |id| if id == lost { None } else { read(id) },
+        || false,
+    )
+    .unwrap();
+    let q = g.vector(lost).into_owned();
+    assert_eq!(copy.distance(&q, lost), f32::INFINITY);
+    assert!(copy.neighbors(lost, 1).is_empty());
+    assert_eq!(copy.distance(&q, entry), full.distance(&q, entry));
+    assert!(copy.neighbors(entry, 1).contains(&lost));
+    // Below its layers a copy has no lists.
+    assert!(full.neighbors(entry, 0).is_empty());
+}
