@@ -67,6 +67,13 @@ struct Args {
     /// machine, a slow spell of a few seconds otherwise decides a point's QPS)
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Keep every engine's index and time the sweep points of all engines in alternation
+    /// (A@p1, B@p1, A@p2, ..., the engine order reversed every other round, `--repeat` rounds),
+    /// instead of one engine's whole sweep after the other's: on a machine whose speed drifts
+    /// over minutes, sequential sweeps compare the engines at different moments. Needs every
+    /// engine on a table of its own (exact and vecx-hnsw share one) and no --insert-after.
+    #[arg(long)]
+    interleave: bool,
     /// Comma-separated filters: label, 1%, 0.1% ("none" for no filtered runs)
     #[arg(long, default_value = "label,1%,0.1%")]
     filters: String,
@@ -537,8 +544,27 @@ fn bench_dataset(
         .collect();
     eprintln!("  ground truth ready in {:.1}s", t.elapsed().as_secs_f64());
 
+    if args.interleave {
+        let mut tables = std::collections::HashSet::new();
+        for e in engines {
+            if !tables.insert(e.table()) {
+                return Err(format!(
+                    "--interleave: {} shares table {} with another engine; run them separately",
+                    e.name(),
+                    e.table()
+                )
+                .into());
+            }
+        }
+        if ds.build_rows < ds.len() {
+            return Err("--interleave cannot be combined with --insert-after".into());
+        }
+    }
     let mut loaded = std::collections::HashSet::new();
     let mut reports = Vec::new();
+    // With --interleave: the sweep points to time once every engine is built.
+    let mut timed: Vec<Timed> = Vec::new();
+    let mut kept_indexes: Vec<String> = Vec::new();
     for &engine in engines {
         let mut er = EngineReport {
             engine: engine.name().into(),
@@ -580,6 +606,11 @@ fn bench_dataset(
             );
             er.index_sql = Some(sql);
             client.batch_execute(&format!("ANALYZE {table}"))?;
+            if args.interleave {
+                let name = format!("bench_idx_{}", reports.len());
+                client.batch_execute(&format!("ALTER INDEX bench_idx RENAME TO {name}"))?;
+                kept_indexes.push(name);
+            }
         }
         // Write out what building dirtied now, not while the queries are timed: otherwise the
         // checkpointer's writes land on whichever engine is measured first.
@@ -605,7 +636,7 @@ fn bench_dataset(
             }
             None => vec![None],
         };
-        for param in sweep {
+        for (position, param) in sweep.into_iter().enumerate() {
             let mut session = engine.session_sql();
             session.extend(args.set.iter().map(|kv| format!("SET {kv}")));
             if let (Some(guc), Some(v)) = (&er.sweep_guc, param) {
@@ -614,7 +645,26 @@ fn bench_dataset(
             // Warm-up pass (also the recall pass): single client, every query.
             let warm = run_pass(conn, &session, &plain_sql, ds, None, 1)?;
             let q = quality(ds, &truth, k, &warm);
-            for &c in clients {
+            if args.interleave {
+                eprintln!(
+                    "  {} {}: recall {:.4} (timed later, interleaved)",
+                    engine.name(),
+                    param.map_or("".into(), |p| format!(
+                        "{} = {p}",
+                        er.sweep_guc.clone().unwrap_or_default()
+                    )),
+                    q.recall
+                );
+                timed.push(Timed {
+                    report: reports.len(),
+                    position,
+                    param,
+                    session: session.clone(),
+                    sql: plain_sql.clone(),
+                    recall: q.recall,
+                });
+            }
+            for &c in clients.iter().filter(|_| !args.interleave) {
                 let mut pass = run_pass(conn, &session, &plain_sql, ds, None, c)?;
                 for _ in 1..args.repeat.max(1) {
                     let again = run_pass(conn, &session, &plain_sql, ds, None, c)?;
@@ -632,23 +682,25 @@ fn bench_dataset(
                     p99_ms: percentile(&pass.latencies_ms, 99.0),
                 });
             }
-            eprintln!(
-                "  {} {}: recall {:.4}, QPS {}",
-                engine.name(),
-                param.map_or("".into(), |p| format!(
-                    "{} = {p}",
-                    er.sweep_guc.clone().unwrap_or_default()
-                )),
-                q.recall,
-                er.points
-                    .iter()
-                    .rev()
-                    .take(clients.len())
-                    .rev()
-                    .map(|p| format!("{:.0} ({}c)", p.qps, p.clients))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            if !args.interleave {
+                eprintln!(
+                    "  {} {}: recall {:.4}, QPS {}",
+                    engine.name(),
+                    param.map_or("".into(), |p| format!(
+                        "{} = {p}",
+                        er.sweep_guc.clone().unwrap_or_default()
+                    )),
+                    q.recall,
+                    er.points
+                        .iter()
+                        .rev()
+                        .take(clients.len())
+                        .rev()
+                        .map(|p| format!("{:.0} ({}c)", p.qps, p.clients))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             // Filtered queries: as the planner chooses, and (for index engines) with the index
             // forced, which is where short and out-of-order results show.
             let choices: &[bool] = if er.index_sql.is_some() {
@@ -683,6 +735,12 @@ fn bench_dataset(
         er.status = "ok".into();
         reports.push(er);
     }
+    if args.interleave {
+        time_interleaved(conn, ds, clients, args.repeat, timed, &mut reports)?;
+        for name in kept_indexes {
+            client.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
+        }
+    }
     for t in loaded {
         client.batch_execute(&format!("DROP TABLE IF EXISTS {t}"))?;
     }
@@ -700,6 +758,97 @@ fn bench_dataset(
         server: server.clone(),
         engines: reports,
     })
+}
+
+/// A sweep point whose timed passes `--interleave` runs after every engine is built.
+struct Timed {
+    /// Index of its engine's report.
+    report: usize,
+    /// Its place in the engine's sweep.
+    position: usize,
+    param: Option<i64>,
+    session: Vec<String>,
+    sql: String,
+    recall: f64,
+}
+
+/// The timed passes of every sweep point of every engine, in alternation: each round runs the
+/// first point of every engine, then the second of every engine, and so on, the engine order
+/// reversed every other round; each point keeps its fastest pass per client count.
+fn time_interleaved(
+    conn: &str,
+    ds: &Dataset,
+    clients: &[usize],
+    rounds: usize,
+    mut timed: Vec<Timed>,
+    reports: &mut [EngineReport],
+) -> Result<(), Box<dyn Error>> {
+    timed.sort_by_key(|t| (t.position, t.report));
+    let mut best: Vec<Vec<Option<vecx_bench::run::Pass>>> = timed
+        .iter()
+        .map(|_| clients.iter().map(|_| None).collect())
+        .collect();
+    for round in 0..rounds.max(1) {
+        let mut order: Vec<usize> = (0..timed.len()).collect();
+        if round % 2 == 1 {
+            // Same points, the engines of each point the other way round.
+            order.sort_by_key(|&i| (timed[i].position, std::cmp::Reverse(timed[i].report)));
+        }
+        for i in order {
+            let t = &timed[i];
+            for (ci, &c) in clients.iter().enumerate() {
+                let pass = run_pass(conn, &t.session, &t.sql, ds, None, c)?;
+                let slot = &mut best[i][ci];
+                if slot
+                    .as_ref()
+                    .is_none_or(|b| pass.wall_seconds < b.wall_seconds)
+                {
+                    *slot = Some(pass);
+                }
+            }
+        }
+        eprintln!(
+            "  interleaved round {} of {} done",
+            round + 1,
+            rounds.max(1)
+        );
+    }
+    // Points go into each report in sweep order.
+    let mut points: Vec<(usize, usize, Point)> = Vec::new();
+    for (t, passes) in timed.iter().zip(best) {
+        for (&c, pass) in clients.iter().zip(passes) {
+            let Some(pass) = pass else { continue };
+            points.push((
+                t.report,
+                t.position,
+                Point {
+                    param: t.param,
+                    clients: c,
+                    recall: t.recall,
+                    qps: ds.num_queries() as f64 / pass.wall_seconds,
+                    p50_ms: percentile(&pass.latencies_ms, 50.0),
+                    p95_ms: percentile(&pass.latencies_ms, 95.0),
+                    p99_ms: percentile(&pass.latencies_ms, 99.0),
+                },
+            ));
+        }
+    }
+    points.sort_by_key(|(r, pos, p)| (*r, *pos, p.clients));
+    for (r, _, p) in points {
+        eprintln!(
+            "  {} {}: recall {:.4}, QPS {:.0} ({}c)",
+            reports[r].engine,
+            p.param.map_or("".into(), |v| format!(
+                "{} = {v}",
+                reports[r].sweep_guc.clone().unwrap_or_default()
+            )),
+            p.recall,
+            p.qps,
+            p.clients
+        );
+        reports[r].points.push(p);
+    }
+    Ok(())
 }
 
 /// EXPLAIN of the filtered query for query 0, as a one-line plan summary.
