@@ -19,7 +19,8 @@
 //! version: under a steady stream of inserts (one in `M` of which reaches layer 1 and bumps the
 //! version) scans keep descending on the pages rather than copying again and again.
 //!
-//! **Memory.** All copies of a backend together stay within `work_mem`. A copy of the layers 1
+//! **Memory.** All copies of a backend together stay within `work_mem`, and within
+//! [`MAX_BYTES`] whatever `work_mem` is (a copy outlives the query). A copy of the layers 1
 //! and up that would not fit is retried from layer 2 (a sixteenth of the size at `M = 16`),
 //! and so on; the rest of the descent then runs on the pages. The copies live outside
 //! PostgreSQL's memory contexts until the backend exits or a copy of another index needs the
@@ -33,6 +34,10 @@ use vecx_core::hnsw::format::Tid;
 use vecx_core::hnsw::upper::UpperLayers;
 
 use super::graph::PageGraph;
+
+/// The most a backend's copies take together, whatever `work_mem` says: a copy outlives the
+/// query, so a session that raised `work_mem` for one big sort should not keep gigabytes.
+const MAX_BYTES: usize = 64 << 20;
 
 /// Scans of an index that must see the same upper layers before a backend copies them.
 const SCANS_BEFORE_COPY: u32 = 4;
@@ -87,8 +92,9 @@ pub fn for_scan(g: &PageGraph) -> Option<Rc<UpperLayers<Tid>>> {
     if !g.meta.entry.is_valid() || g.meta.entry_level == 0 {
         return None;
     }
-    // SAFETY: work_mem is a server GUC (kB); rd_id of an open relation.
-    let budget = unsafe { pg_sys::work_mem } as usize * 1024;
+    // SAFETY: work_mem is a server GUC (kB), read on the backend's thread.
+    let budget = (unsafe { pg_sys::work_mem } as usize * 1024).min(MAX_BYTES);
+    // SAFETY: rd_id of an open relation.
     let relid = unsafe { (*g.index).rd_id }.to_u32();
     let key = key_of(g);
     let min_level = KEPT.with(|k| {
