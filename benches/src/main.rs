@@ -649,10 +649,7 @@ fn bench_dataset(
                 eprintln!(
                     "  {} {}: recall {:.4} (timed later, interleaved)",
                     engine.name(),
-                    param.map_or("".into(), |p| format!(
-                        "{} = {p}",
-                        er.sweep_guc.clone().unwrap_or_default()
-                    )),
+                    param_label(&er.sweep_guc, param),
                     q.recall
                 );
                 timed.push(Timed {
@@ -672,24 +669,13 @@ fn bench_dataset(
                         pass = again;
                     }
                 }
-                er.points.push(Point {
-                    param,
-                    clients: c,
-                    recall: q.recall,
-                    qps: ds.num_queries() as f64 / pass.wall_seconds,
-                    p50_ms: percentile(&pass.latencies_ms, 50.0),
-                    p95_ms: percentile(&pass.latencies_ms, 95.0),
-                    p99_ms: percentile(&pass.latencies_ms, 99.0),
-                });
+                er.points.push(point(ds, param, c, q.recall, &pass));
             }
             if !args.interleave {
                 eprintln!(
                     "  {} {}: recall {:.4}, QPS {}",
                     engine.name(),
-                    param.map_or("".into(), |p| format!(
-                        "{} = {p}",
-                        er.sweep_guc.clone().unwrap_or_default()
-                    )),
+                    param_label(&er.sweep_guc, param),
                     q.recall,
                     er.points
                         .iter()
@@ -760,6 +746,32 @@ fn bench_dataset(
     })
 }
 
+/// "GUC = value" for a sweep point (empty for engines without a parameter).
+fn param_label(guc: &Option<String>, param: Option<i64>) -> String {
+    param.map_or(String::new(), |v| {
+        format!("{} = {v}", guc.as_deref().unwrap_or_default())
+    })
+}
+
+/// The reported figures of a sweep point's fastest pass.
+fn point(
+    ds: &Dataset,
+    param: Option<i64>,
+    clients: usize,
+    recall: f64,
+    pass: &vecx_bench::run::Pass,
+) -> Point {
+    Point {
+        param,
+        clients,
+        recall,
+        qps: ds.num_queries() as f64 / pass.wall_seconds,
+        p50_ms: percentile(&pass.latencies_ms, 50.0),
+        p95_ms: percentile(&pass.latencies_ms, 95.0),
+        p99_ms: percentile(&pass.latencies_ms, 99.0),
+    }
+}
+
 /// A sweep point whose timed passes `--interleave` runs after every engine is built.
 struct Timed {
     /// Index of its engine's report.
@@ -818,19 +830,7 @@ fn time_interleaved(
     for (t, passes) in timed.iter().zip(best) {
         for (&c, pass) in clients.iter().zip(passes) {
             let Some(pass) = pass else { continue };
-            points.push((
-                t.report,
-                t.position,
-                Point {
-                    param: t.param,
-                    clients: c,
-                    recall: t.recall,
-                    qps: ds.num_queries() as f64 / pass.wall_seconds,
-                    p50_ms: percentile(&pass.latencies_ms, 50.0),
-                    p95_ms: percentile(&pass.latencies_ms, 95.0),
-                    p99_ms: percentile(&pass.latencies_ms, 99.0),
-                },
-            ));
+            points.push((t.report, t.position, point(ds, t.param, c, t.recall, &pass)));
         }
     }
     points.sort_by_key(|(r, pos, p)| (*r, *pos, p.clients));
@@ -838,10 +838,7 @@ fn time_interleaved(
         eprintln!(
             "  {} {}: recall {:.4}, QPS {:.0} ({}c)",
             reports[r].engine,
-            p.param.map_or("".into(), |v| format!(
-                "{} = {v}",
-                reports[r].sweep_guc.clone().unwrap_or_default()
-            )),
+            param_label(&reports[r].sweep_guc, p.param),
             p.recall,
             p.qps,
             p.clients
