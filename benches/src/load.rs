@@ -77,6 +77,35 @@ pub fn load(
     Ok(())
 }
 
+/// Creates `table (id int PRIMARY KEY, v TYPE(dim))` holding the dataset's query vectors (id =
+/// query number), in the heap rows when they fit (as the base table's), for in-server passes.
+pub fn load_queries(
+    client: &mut Client,
+    ds: &Dataset,
+    table: &str,
+    type_name: &str,
+) -> Result<(), Box<dyn Error>> {
+    client.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {table};
+         CREATE TABLE {table} (id int PRIMARY KEY, v {type_name}({dim}));",
+        dim = ds.dim
+    ))?;
+    if ds.dim <= 1900 {
+        client.batch_execute(&format!(
+            "ALTER TABLE {table} ALTER COLUMN v SET STORAGE PLAIN"
+        ))?;
+    }
+    let vec_type = client.prepare(&format!("SELECT $1::{type_name}"))?.params()[0].clone();
+    let sink = client.copy_in(&format!("COPY {table} (id, v) FROM STDIN (FORMAT binary)"))?;
+    let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT4, vec_type]);
+    for q in 0..ds.num_queries() {
+        writer.write(&[&(q as i32), &VecParam(ds.query(q))])?;
+    }
+    writer.finish()?;
+    client.batch_execute(&format!("VACUUM ANALYZE {table}"))?;
+    Ok(())
+}
+
 /// Inserts the rows past `ds.build_rows` one statement each, as an application would after the
 /// index exists; returns how many.
 pub fn insert_after_build(

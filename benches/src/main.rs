@@ -74,6 +74,12 @@ struct Args {
     /// engine on a table of its own (exact and vecx-hnsw share one) and no --insert-after.
     #[arg(long)]
     interleave: bool,
+    /// Time each pass inside the server: one statement per client session searches for every
+    /// query (`LATERAL` over a table of the queries), so no client round trip, binding or
+    /// executor start-up per query is timed; recall still comes from a pass through the client.
+    /// Latency percentiles are then not measured (reported as NaN).
+    #[arg(long)]
+    in_server: bool,
     /// Comma-separated filters: label, 1%, 0.1% ("none" for no filtered runs)
     #[arg(long, default_value = "label,1%,0.1%")]
     filters: String,
@@ -560,6 +566,16 @@ fn bench_dataset(
             return Err("--interleave cannot be combined with --insert-after".into());
         }
     }
+    let mut query_tables = Vec::new();
+    if args.in_server {
+        for e in engines {
+            let table = vecx_bench::run::query_table(e.type_name());
+            if !query_tables.contains(&table) {
+                vecx_bench::load::load_queries(client, ds, &table, e.type_name())?;
+                query_tables.push(table);
+            }
+        }
+    }
     let mut loaded = std::collections::HashSet::new();
     let mut reports = Vec::new();
     // With --interleave: the sweep points to time once every engine is built.
@@ -626,6 +642,12 @@ fn bench_dataset(
         let select = format!("SELECT id, (embedding {op} $1)::float8 FROM {table}");
         let order = format!("ORDER BY embedding {op} $1 LIMIT {k}");
         let plain_sql = format!("{select} {order}");
+        let timing = Timing {
+            sql: plain_sql.clone(),
+            search: format!("SELECT id FROM {table} ORDER BY embedding {op} q.v LIMIT {k}"),
+            queries: vecx_bench::run::query_table(engine.type_name()),
+            in_server: args.in_server,
+        };
         let sweep: Vec<Option<i64>> = match engine.sweep(ds.len(), opts) {
             Some((guc, values)) => {
                 er.sweep_guc = Some(guc.into());
@@ -657,14 +679,14 @@ fn bench_dataset(
                     position,
                     param,
                     session: session.clone(),
-                    sql: plain_sql.clone(),
+                    timing: timing.clone(),
                     recall: q.recall,
                 });
             }
             for &c in clients.iter().filter(|_| !args.interleave) {
-                let mut pass = run_pass(conn, &session, &plain_sql, ds, None, c)?;
+                let mut pass = timing.pass(conn, &session, ds, k, c)?;
                 for _ in 1..args.repeat.max(1) {
-                    let again = run_pass(conn, &session, &plain_sql, ds, None, c)?;
+                    let again = timing.pass(conn, &session, ds, k, c)?;
                     if again.wall_seconds < pass.wall_seconds {
                         pass = again;
                     }
@@ -722,12 +744,12 @@ fn bench_dataset(
         reports.push(er);
     }
     if args.interleave {
-        time_interleaved(conn, ds, clients, args.repeat, timed, &mut reports)?;
+        time_interleaved(conn, ds, k, clients, args.repeat, timed, &mut reports)?;
         for name in kept_indexes {
             client.batch_execute(&format!("DROP INDEX IF EXISTS {name}"))?;
         }
     }
-    for t in loaded {
+    for t in loaded.into_iter().map(str::to_string).chain(query_tables) {
         client.batch_execute(&format!("DROP TABLE IF EXISTS {t}"))?;
     }
     Ok(Report {
@@ -780,8 +802,48 @@ struct Timed {
     position: usize,
     param: Option<i64>,
     session: Vec<String>,
-    sql: String,
+    timing: Timing,
     recall: f64,
+}
+
+/// How a sweep point's timed passes run: through the client, one prepared statement per query
+/// (`sql`), or with `--in-server` one statement per session over the queries' table (`search`
+/// for each row `q` of `queries`).
+#[derive(Clone)]
+struct Timing {
+    sql: String,
+    search: String,
+    queries: String,
+    in_server: bool,
+}
+
+impl Timing {
+    fn pass(
+        &self,
+        conn: &str,
+        session: &[String],
+        ds: &Dataset,
+        k: usize,
+        clients: usize,
+    ) -> Result<vecx_bench::run::Pass, Box<dyn Error>> {
+        if !self.in_server {
+            return Ok(run_pass(conn, session, &self.sql, ds, None, clients)?);
+        }
+        let wall_seconds = vecx_bench::run::run_in_server(
+            conn,
+            session,
+            &self.search,
+            &self.queries,
+            ds.num_queries(),
+            k,
+            clients,
+        )?;
+        Ok(vecx_bench::run::Pass {
+            rows: Vec::new(),
+            latencies_ms: Vec::new(),
+            wall_seconds,
+        })
+    }
 }
 
 /// The timed passes of every sweep point of every engine, in alternation: each round runs the
@@ -790,6 +852,7 @@ struct Timed {
 fn time_interleaved(
     conn: &str,
     ds: &Dataset,
+    k: usize,
     clients: &[usize],
     rounds: usize,
     mut timed: Vec<Timed>,
@@ -809,7 +872,7 @@ fn time_interleaved(
         for i in order {
             let t = &timed[i];
             for (ci, &c) in clients.iter().enumerate() {
-                let pass = run_pass(conn, &t.session, &t.sql, ds, None, c)?;
+                let pass = t.timing.pass(conn, &t.session, ds, k, c)?;
                 let slot = &mut best[i][ci];
                 if slot
                     .as_ref()

@@ -92,6 +92,74 @@ pub fn run_pass(
     })
 }
 
+/// The queries' table for [`run_in_server`]: `bench_q_<type>` (see `load::load_queries`).
+pub fn query_table(type_name: &str) -> String {
+    format!("bench_q_{type_name}")
+}
+
+/// Runs every query once inside the server, without a round trip per query: each of `clients`
+/// sessions runs `session_sql`, then one statement that searches for every query of its share
+/// of the queries' table (`LATERAL`, as a join would), so what is timed is the index and the
+/// executor, not the protocol. Returns the wall time of the slowest session. Rows are counted,
+/// not returned: the caller takes recall from a pass through the client (the same searches).
+/// `search` is the search with `q.v` as the query vector, e.g. `SELECT id FROM t ORDER BY
+/// embedding <-> q.v LIMIT 10`.
+pub fn run_in_server(
+    conn: &str,
+    session_sql: &[String],
+    search: &str,
+    queries: &str,
+    nq: usize,
+    k: usize,
+    clients: usize,
+) -> Result<f64, String> {
+    let clients = clients.max(1).min(nq.max(1));
+    let start = Instant::now();
+    let counts: Vec<Result<i64, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                s.spawn(move || -> Result<i64, String> {
+                    let mut client = postgres::Client::connect(conn, postgres::NoTls)
+                        .map_err(|e| e.to_string())?;
+                    for stmt in session_sql {
+                        client
+                            .batch_execute(stmt)
+                            .map_err(|e| format!("{stmt}: {e}"))?;
+                    }
+                    let sql = format!(
+                        "SELECT coalesce(sum(cardinality(ARRAY({search}))), 0)::int8 \
+                         FROM {queries} q WHERE q.id % {clients} = {c}"
+                    );
+                    let row = client
+                        .query_one(&sql, &[])
+                        .map_err(|e| format!("{sql}: {e}"))?;
+                    Ok(row.get(0))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("client thread panicked".into()))
+            })
+            .collect()
+    });
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let mut rows = 0;
+    for c in counts {
+        rows += c?;
+    }
+    // Every unfiltered search returns k rows (the sets are larger than k).
+    if rows != (nq * k) as i64 {
+        return Err(format!(
+            "in-server pass returned {rows} rows, expected {}",
+            nq * k
+        ));
+    }
+    Ok(wall_seconds)
+}
+
 /// Latency percentile (nearest rank), in milliseconds.
 pub fn percentile(latencies: &[f64], p: f64) -> f64 {
     if latencies.is_empty() {
