@@ -31,6 +31,29 @@ impl ToSql for VecParam<'_> {
     to_sql_checked!();
 }
 
+/// (Re)creates `table (id int PRIMARY KEY, <columns> TYPE(dim))`, where `columns` ends with the
+/// vector column `vector`, keeping vectors in the heap row (no TOAST) when they fit, for both
+/// types alike. Returns the vector type, for binary COPY.
+fn create_table(
+    client: &mut Client,
+    table: &str,
+    columns: &str,
+    vector: &str,
+    type_name: &str,
+    dim: usize,
+) -> Result<Type, Box<dyn Error>> {
+    client.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {table};
+         CREATE TABLE {table} (id int PRIMARY KEY, {columns} {type_name}({dim}));"
+    ))?;
+    if dim <= 1900 {
+        client.batch_execute(&format!(
+            "ALTER TABLE {table} ALTER COLUMN {vector} SET STORAGE PLAIN"
+        ))?;
+    }
+    Ok(client.prepare(&format!("SELECT $1::{type_name}"))?.params()[0].clone())
+}
+
 /// Creates `table (id int PRIMARY KEY, label int, sel int, embedding TYPE(dim))` and loads the
 /// dataset's base vectors with binary COPY, then VACUUM ANALYZE.
 pub fn load(
@@ -39,18 +62,14 @@ pub fn load(
     table: &str,
     type_name: &str,
 ) -> Result<(), Box<dyn Error>> {
-    client.batch_execute(&format!(
-        "DROP TABLE IF EXISTS {table};
-         CREATE TABLE {table} (id int PRIMARY KEY, label int, sel int, embedding {type_name}({dim}));",
-        dim = ds.dim
-    ))?;
-    // Keep vectors in the heap row (no TOAST) when they fit, for both types alike.
-    if ds.dim <= 1900 {
-        client.batch_execute(&format!(
-            "ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN"
-        ))?;
-    }
-    let vec_type = client.prepare(&format!("SELECT $1::{type_name}"))?.params()[0].clone();
+    let vec_type = create_table(
+        client,
+        table,
+        "label int, sel int, embedding",
+        "embedding",
+        type_name,
+        ds.dim,
+    )?;
     let sink = client.copy_in(&format!(
         "COPY {table} (id, label, sel, embedding) FROM STDIN (FORMAT binary)"
     ))?;
@@ -85,17 +104,7 @@ pub fn load_queries(
     table: &str,
     type_name: &str,
 ) -> Result<(), Box<dyn Error>> {
-    client.batch_execute(&format!(
-        "DROP TABLE IF EXISTS {table};
-         CREATE TABLE {table} (id int PRIMARY KEY, v {type_name}({dim}));",
-        dim = ds.dim
-    ))?;
-    if ds.dim <= 1900 {
-        client.batch_execute(&format!(
-            "ALTER TABLE {table} ALTER COLUMN v SET STORAGE PLAIN"
-        ))?;
-    }
-    let vec_type = client.prepare(&format!("SELECT $1::{type_name}"))?.params()[0].clone();
+    let vec_type = create_table(client, table, "v", "v", type_name, ds.dim)?;
     let sink = client.copy_in(&format!("COPY {table} (id, v) FROM STDIN (FORMAT binary)"))?;
     let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT4, vec_type]);
     for q in 0..ds.num_queries() {

@@ -31,51 +31,30 @@ pub fn run_pass(
     let nq = ds.num_queries();
     let clients = clients.max(1).min(nq.max(1));
     let start = Instant::now();
-    let shards: Vec<Result<Vec<(usize, Vec<(i64, f64)>, f64)>, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                s.spawn(
-                    move || -> Result<Vec<(usize, Vec<(i64, f64)>, f64)>, String> {
-                        let mut client = postgres::Client::connect(conn, postgres::NoTls)
-                            .map_err(|e| e.to_string())?;
-                        for stmt in session_sql {
-                            client
-                                .batch_execute(stmt)
-                                .map_err(|e| format!("{stmt}: {e}"))?;
-                        }
-                        let prepared = client.prepare(sql).map_err(|e| format!("{sql}: {e}"))?;
-                        let mut out = Vec::new();
-                        for q in (c..nq).step_by(clients) {
-                            let v = VecParam(ds.query(q));
-                            let p = filter.map(|f| f.param(ds, q));
-                            let params: Vec<&(dyn ToSql + Sync)> = match &p {
-                                Some(p) => vec![&v, p],
-                                None => vec![&v],
-                            };
-                            let t = Instant::now();
-                            let rows = client
-                                .query(&prepared, &params)
-                                .map_err(|e| format!("query {q}: {e}"))?;
-                            let ms = t.elapsed().as_secs_f64() * 1e3;
-                            let rows = rows
-                                .iter()
-                                .map(|r| (r.get::<_, i32>(0) as i64, r.get::<_, f64>(1)))
-                                .collect();
-                            out.push((q, rows, ms));
-                        }
-                        Ok(out)
-                    },
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("client thread panicked".into()))
-            })
-            .collect()
-    });
+    let shards: Vec<Result<Vec<(usize, Vec<(i64, f64)>, f64)>, String>> =
+        in_sessions(conn, session_sql, clients, |c, client| {
+            let prepared = client.prepare(sql).map_err(|e| format!("{sql}: {e}"))?;
+            let mut out = Vec::new();
+            for q in (c..nq).step_by(clients) {
+                let v = VecParam(ds.query(q));
+                let p = filter.map(|f| f.param(ds, q));
+                let params: Vec<&(dyn ToSql + Sync)> = match &p {
+                    Some(p) => vec![&v, p],
+                    None => vec![&v],
+                };
+                let t = Instant::now();
+                let rows = client
+                    .query(&prepared, &params)
+                    .map_err(|e| format!("query {q}: {e}"))?;
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                let rows = rows
+                    .iter()
+                    .map(|r| (r.get::<_, i32>(0) as i64, r.get::<_, f64>(1)))
+                    .collect();
+                out.push((q, rows, ms));
+            }
+            Ok(out)
+        });
     let wall_seconds = start.elapsed().as_secs_f64();
     let mut rows = vec![Vec::new(); nq];
     let mut latencies_ms = Vec::with_capacity(nq);
@@ -89,6 +68,40 @@ pub fn run_pass(
         rows,
         latencies_ms,
         wall_seconds,
+    })
+}
+
+/// Runs `work(c, session)` for each client `c` in `0..clients` on a thread of its own, each with
+/// a new connection that first ran `session_sql`; the results in client order.
+fn in_sessions<T: Send>(
+    conn: &str,
+    session_sql: &[String],
+    clients: usize,
+    work: impl Fn(usize, &mut postgres::Client) -> Result<T, String> + Sync,
+) -> Vec<Result<T, String>> {
+    let work = &work;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|c| {
+                s.spawn(move || -> Result<T, String> {
+                    let mut client = postgres::Client::connect(conn, postgres::NoTls)
+                        .map_err(|e| e.to_string())?;
+                    for stmt in session_sql {
+                        client
+                            .batch_execute(stmt)
+                            .map_err(|e| format!("{stmt}: {e}"))?;
+                    }
+                    work(c, &mut client)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("client thread panicked".into()))
+            })
+            .collect()
     })
 }
 
@@ -115,35 +128,15 @@ pub fn run_in_server(
 ) -> Result<f64, String> {
     let clients = clients.max(1).min(nq.max(1));
     let start = Instant::now();
-    let counts: Vec<Result<i64, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..clients)
-            .map(|c| {
-                s.spawn(move || -> Result<i64, String> {
-                    let mut client = postgres::Client::connect(conn, postgres::NoTls)
-                        .map_err(|e| e.to_string())?;
-                    for stmt in session_sql {
-                        client
-                            .batch_execute(stmt)
-                            .map_err(|e| format!("{stmt}: {e}"))?;
-                    }
-                    let sql = format!(
-                        "SELECT coalesce(sum(cardinality(ARRAY({search}))), 0)::int8 \
+    let counts: Vec<Result<i64, String>> = in_sessions(conn, session_sql, clients, |c, client| {
+        let sql = format!(
+            "SELECT coalesce(sum(cardinality(ARRAY({search}))), 0)::int8 \
                          FROM {queries} q WHERE q.id % {clients} = {c}"
-                    );
-                    let row = client
-                        .query_one(&sql, &[])
-                        .map_err(|e| format!("{sql}: {e}"))?;
-                    Ok(row.get(0))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("client thread panicked".into()))
-            })
-            .collect()
+        );
+        let row = client
+            .query_one(&sql, &[])
+            .map_err(|e| format!("{sql}: {e}"))?;
+        Ok(row.get(0))
     });
     let wall_seconds = start.elapsed().as_secs_f64();
     let mut rows = 0;
