@@ -280,11 +280,30 @@ impl RecentBuffers {
         });
     }
 
+    fn key(index: pg_sys::Relation, blkno: u32) -> u64 {
+        // SAFETY: index is open.
+        (unsafe { (*index).rd_id }.to_u32() as u64) << 32 | blkno as u64
+    }
+
+    /// The buffer block `blkno` of `index` was last found in, if any.
+    pub fn hint(&self, index: pg_sys::Relation, blkno: u32) -> Option<pg_sys::Buffer> {
+        self.0.get(&Self::key(index, blkno)).copied()
+    }
+
     /// Pins block `blkno` of `index`, through the buffer it was last found in.
     pub fn pin(&mut self, index: pg_sys::Relation, blkno: u32) -> Pinned {
-        // SAFETY: index is open.
-        let key = (unsafe { (*index).rd_id }.to_u32() as u64) << 32 | blkno as u64;
-        let hint = self.0.get(&key).copied();
+        let hint = self.hint(index, blkno);
+        self.pin_hinted(index, blkno, hint)
+    }
+
+    /// [`RecentBuffers::pin`] with the buffer [`RecentBuffers::hint`] gave.
+    pub fn pin_hinted(
+        &mut self,
+        index: pg_sys::Relation,
+        blkno: u32,
+        hint: Option<pg_sys::Buffer>,
+    ) -> Pinned {
+        let key = Self::key(index, blkno);
         let p = Pinned::read_recent(index, blkno, hint);
         if hint != Some(p.buffer) {
             if self.0.len() >= RECENT_MAX {
@@ -360,6 +379,27 @@ pub fn prefetch_item(page: pg_sys::Page, offset: u16) {
             len.min(PREFETCH_ITEM_BYTES),
         );
     }
+}
+
+/// Starts loading, before it is pinned, what pinning shared buffer `buffer` and reading item
+/// `offset`'s line pointer on its page will touch: the buffer's descriptor (its header, which
+/// `ReadRecentBuffer` locks and pins) and the line pointer's cache line. Prefetched for a batch
+/// of buffers at once, their cache misses overlap instead of coming one pin after another. A
+/// hint only: the buffer may hold another block by the time it is pinned (the pin then reads
+/// the block as usual), and a prefetch never faults.
+pub fn prefetch_buffer(buffer: pg_sys::Buffer, offset: u16) {
+    if buffer <= 0 {
+        return; // a local buffer (temporary relation), or none
+    }
+    let at = (buffer - 1) as usize;
+    // SAFETY: plain reads of two pointers PostgreSQL sets once at shared-memory start-up; the
+    // addresses computed from them are only prefetched, never dereferenced (`wrapping_add`).
+    let (descs, blocks) = unsafe { (pg_sys::BufferDescriptors, pg_sys::BufferBlocks) };
+    let desc = (descs as *const u8).wrapping_add(at * size_of::<pg_sys::BufferDescPadded>());
+    vecx_core::distance::simd::prefetch_bytes(desc, 1);
+    let page = (blocks as *const u8).wrapping_add(at * pg_sys::BLCKSZ as usize);
+    let lp = PAGE_HEADER_BYTES + (offset.max(1) as usize - 1) * size_of::<pg_sys::ItemIdData>();
+    vecx_core::distance::simd::prefetch_bytes(page.wrapping_add(lp), 1);
 }
 
 /// Starts loading the cache line that holds item `offset`'s line pointer on a pinned page (see

@@ -170,11 +170,18 @@ impl Engine {
         };
         match self {
             Engine::Exact | Engine::PgvectorExact => None,
+            // Steps fine enough near the LIMIT that interpolating recall 0.95 and 0.99 between
+            // two points is not a guess across a doubling.
             Engine::PgvectorHnsw | Engine::PgvectorHnswIterative => {
-                Some(("hnsw.ef_search", vec![10, 20, 40, 80, 160, 320]))
+                Some(("hnsw.ef_search", HNSW_SWEEP.to_vec()))
             }
             Engine::PgvectorIvfflat => Some(("ivfflat.probes", probes(lists))),
-            Engine::VecxHnsw => Some(("vecx.hnsw_ef_search", vec![10, 20, 40, 80, 160, 320])),
+            // Below 10 vecx still returns 10 rows from the graph, from a narrower search
+            // (pgvector would return fewer rows than the LIMIT there).
+            Engine::VecxHnsw => Some((
+                "vecx.hnsw_ef_search",
+                [5, 6, 7, 8].iter().chain(HNSW_SWEEP).copied().collect(),
+            )),
             Engine::VecxIvfpq => {
                 let lists = opts
                     .lists
@@ -190,6 +197,9 @@ impl Engine {
         }
     }
 }
+
+/// `ef_search` values both HNSW engines are swept over.
+const HNSW_SWEEP: &[i64] = &[10, 12, 14, 16, 20, 24, 28, 32, 40, 56, 80, 160, 320];
 
 /// pgvector's recommendation: rows / 1000 lists up to 1M rows, sqrt(rows) beyond; at least 10.
 pub fn default_lists(rows: usize) -> u32 {

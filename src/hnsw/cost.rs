@@ -12,7 +12,6 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::am::{estimate, CostArgs, Costs};
-use crate::gucs::HNSW_EF_SEARCH;
 
 #[pg_guard]
 #[allow(clippy::too_many_arguments)]
@@ -41,9 +40,9 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         // the layer-0 lists of the expanded elements. The share shrinks as the search widens
         // (more neighbours are already visited) and grows slowly with the index size; the
         // constant follows pgvector's measured estimator. The scan's window search is twice
-        // ef_search wide.
+        // ef_search wide, at least 10 (`scan::graph_window`).
         let m = (super::graph::read_meta(index).m as f64).max(2.0);
-        let ef = 2.0 * HNSW_EF_SEARCH.get().max(1) as f64;
+        let ef = super::scan::graph_window().width as f64;
         let levels = tuples.ln() / m.ln();
         let share = (0.55 * tuples.ln() / (m.ln() * (1.0 + ef.ln()))).min(1.0);
         let visited = (levels * m + 2.0 * m * ef * share).clamp(1.0, tuples);

@@ -379,8 +379,9 @@ impl GraphView for PageGraph {
             .unwrap_or(f32::INFINITY)
     }
 
-    /// In batches of [`PIN_BATCH`]: pins every element's page and starts loading its line
-    /// pointers, then (line pointers now at hand) starts loading every element tuple, and only
+    /// In batches of [`PIN_BATCH`]: starts loading the buffer descriptor and line pointer of
+    /// every element's page where it was last found (`pages::prefetch_buffer`), pins every
+    /// element's page and starts loading its line pointers (again: the page may have moved), then (line pointers now at hand) starts loading every element tuple, and only
     /// then locks each page in turn and compares. The cache misses of a page header and of a
     /// tuple, which otherwise come one after another for each neighbour (a third of a scan's
     /// time), overlap. Pins block no one (see `pages::Pinned`); no lock is held while another
@@ -390,9 +391,22 @@ impl GraphView for PageGraph {
         for batch in ids.chunks(PIN_BATCH) {
             // A local list: an ERROR unwinding from here releases every pin with it.
             let mut pinned: [Option<pages::Pinned>; PIN_BATCH] = Default::default();
-            for (slot, &id) in pinned.iter_mut().zip(batch) {
+            let mut hints = [None; PIN_BATCH];
+            {
+                let recent = self.recent.borrow();
+                for (hint, &id) in hints.iter_mut().zip(batch) {
+                    *hint = recent.hint(self.index, id.block);
+                    if let Some(buffer) = *hint {
+                        pages::prefetch_buffer(buffer, id.offset);
+                    }
+                }
+            }
+            for ((slot, &id), hint) in pinned.iter_mut().zip(batch).zip(hints) {
                 self.check_block(id);
-                let p = self.pin(id.block);
+                let p = self
+                    .recent
+                    .borrow_mut()
+                    .pin_hinted(self.index, id.block, hint);
                 pages::prefetch_line_pointer(p.page(), id.offset);
                 *slot = Some(p);
             }

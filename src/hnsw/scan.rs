@@ -5,9 +5,10 @@
 //! dead tuple), so a filtered query keeps the scan going instead of running out after
 //! `ef_search` candidates as a fixed-window HNSW search would. The search has three phases:
 //!
-//! 1. **Graph**: vecx-core's `Stream` (greedy descent, an `ef_search`-wide search of layer 0, then
-//!    best-first exploration) yields the first `ef_search` elements in distance order. This is
-//!    all an unfiltered `LIMIT k` query (k <= ef_search) ever uses.
+//! 1. **Graph**: vecx-core's `Stream` (a descent through the upper layers, a search of layer 0
+//!    twice `ef_search` wide, then best-first exploration) yields the first `ef_search` elements
+//!    (at least 10, see [`graph_window`]) in distance order. This is all an unfiltered `LIMIT k`
+//!    query (k <= that window) ever uses.
 //! 2. **Exact**: if the executor still wants rows, the filter is selective and graph order is no
 //!    longer trustworthy (far from the query, reaching another cluster through a distant element
 //!    reveals closer elements late). So the scan reads every element it has not returned yet
@@ -195,10 +196,7 @@ fn next_heap_tid(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
             return None;
         }
         check_dims(g.dims, query.len());
-        // The window returned from the graph is ef_search elements, found by a search twice as
-        // wide: the best half of a search is far more accurate than its tail, and an element
-        // the graph misses inside the window is the one thing that can come out of order.
-        let ef = 2 * HNSW_EF_SEARCH.get().max(1) as usize;
+        let ef = graph_window().width;
         let visited = PageVisited::new(
             pages::nblocks(index),
             slots_per_page(&g),
@@ -219,7 +217,7 @@ fn next_heap_tid(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
         *graph = Some(g);
     }
     let cap = MAX_SCAN_TUPLES.get().max(0) as usize;
-    let window = HNSW_EF_SEARCH.get().max(1) as usize;
+    let window = graph_window().rows;
     let g = graph.as_ref()?;
     if *null_query {
         let s = swept.pop()?;
@@ -276,6 +274,32 @@ fn next_heap_tid(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
         if info.state == format::STATE_LIVE {
             return Some(info.heap);
         }
+    }
+}
+
+/// The fewest rows the graph phase returns before the exact pass, however small `ef_search`:
+/// the usual `LIMIT`. Without it an `ef_search` below the query's `LIMIT` sent every query
+/// through the exact pass (a read of the whole index) for its last rows.
+pub const MIN_GRAPH_ROWS: usize = 10;
+
+/// What the graph phase of a scan does at the current `vecx.hnsw_ef_search`.
+pub struct GraphWindow {
+    /// Rows returned from the graph before the exact pass: `ef_search`, at least
+    /// [`MIN_GRAPH_ROWS`].
+    pub rows: usize,
+    /// Width of the layer-0 search that finds them: twice `ef_search`, at least
+    /// [`MIN_GRAPH_ROWS`]. The best half of a search is far more accurate than its tail, and an
+    /// element the graph misses inside the window is the one thing that can come out of order;
+    /// below 10, `ef_search` narrows the search (a cheaper, less exact top 10) and the window
+    /// takes more of it, up to all of it at 5 and below.
+    pub width: usize,
+}
+
+pub fn graph_window() -> GraphWindow {
+    let ef = HNSW_EF_SEARCH.get().max(1) as usize;
+    GraphWindow {
+        rows: ef.max(MIN_GRAPH_ROWS),
+        width: (2 * ef).max(MIN_GRAPH_ROWS),
     }
 }
 
