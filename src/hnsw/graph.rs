@@ -3,7 +3,7 @@
 //! lock is never held while another is taken), so the search algorithms of vecx-core run
 //! unchanged on disk-resident graphs.
 use pgrx::pg_sys;
-use vecx_core::distance::Metric;
+use vecx_core::distance::{Metric, Partial};
 use vecx_core::hnsw::format::{self, Element, Meta, Tid, VectorPlace};
 use vecx_core::hnsw::{GraphView, Params};
 
@@ -201,7 +201,10 @@ impl PageGraph {
             return *i;
         }
         self.check_block(id);
-        let buf = Buf::read(self.index, id.block, pg_sys::BUFFER_LOCK_SHARE);
+        // Through the buffer the block was last found in: a scan asks for the header of an
+        // element it returns, whose page it has just read.
+        let pinned = self.pin(id.block);
+        let buf = pinned.share();
         // Not cached here: an insert's search caches the headers as it computes distances
         // (`remember`); the other callers (a scan returning rows, vacuum, checks) read each
         // element once or few times, and caching them would grow the cache to the whole index
@@ -272,21 +275,21 @@ impl PageGraph {
         Some(f(&scratch, info))
     }
 
-    /// The distance from `query` to element `id`, whose page `p` is pinned: infinite for an
-    /// element that vanished on a standby.
-    fn pinned_distance(&self, query: &[f32], p: &pages::Pinned, id: Tid) -> f32 {
+    /// The distance from `query` to element `id`, whose page `p` is pinned, short of its last
+    /// step (`Metric::partial`): infinite for an element that vanished on a standby.
+    fn pinned_partial(&self, query: &[f32], p: &pages::Pinned, id: Tid) -> Partial {
         let lock = p.share();
         let Some(e) = self.element(lock.page(), id) else {
-            return f32::INFINITY;
+            return Partial::Done(f64::INFINITY);
         };
         self.remember(id, &e);
         if let VectorPlace::Inline(bytes) = e.vector {
             if let Some(v) = in_place(bytes) {
-                return self.metric.distance(query, v) as f32;
+                return self.metric.partial(query, v);
             }
         }
         drop(lock);
-        self.distance(query, id)
+        Partial::Done(self.distance(query, id) as f64)
     }
 
     /// Element `id`'s vector and all its neighbour lists (layer 0 first), for a copy of the
@@ -413,9 +416,13 @@ impl GraphView for PageGraph {
             for (p, id) in pinned.iter().flatten().zip(batch) {
                 pages::prefetch_item(p.page(), id.offset);
             }
-            for (p, &id) in pinned.iter().flatten().zip(batch) {
-                out.push(self.pinned_distance(query, p, id));
+            // Each distance's square root and division are left for after the batch: done under
+            // the page lock, releasing it (an atomic operation) waited for them.
+            let mut partial = [Partial::Done(0.0); PIN_BATCH];
+            for ((p, &id), slot) in pinned.iter().flatten().zip(batch).zip(&mut partial) {
+                *slot = self.pinned_partial(query, p, id);
             }
+            out.extend(partial[..batch.len()].iter().map(|d| d.finish() as f32));
         }
     }
 

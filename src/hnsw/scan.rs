@@ -287,11 +287,14 @@ pub struct GraphWindow {
     /// Rows returned from the graph before the exact pass: `ef_search`, at least
     /// [`MIN_GRAPH_ROWS`].
     pub rows: usize,
-    /// Width of the layer-0 search that finds them: twice `ef_search`, at least
+    /// Width of the layer-0 search that finds them: twice `ef_search`, at least one more than
     /// [`MIN_GRAPH_ROWS`]. The best half of a search is far more accurate than its tail, and an
     /// element the graph misses inside the window is the one thing that can come out of order;
     /// below 10, `ef_search` narrows the search (a cheaper, less exact top 10) and the window
-    /// takes more of it, up to all of it at 5 and below.
+    /// takes more of it, all but its furthest at 5 and below. (vecx-core's `Stream` yields the
+    /// search's best straight from its sorted list only while they are closer than its
+    /// furthest; the furthest itself needs the heaps that continue a search, which cost an
+    /// eighth of a narrow query.)
     pub width: usize,
 }
 
@@ -299,7 +302,7 @@ pub fn graph_window() -> GraphWindow {
     let ef = HNSW_EF_SEARCH.get().max(1) as usize;
     GraphWindow {
         rows: ef.max(MIN_GRAPH_ROWS),
-        width: (2 * ef).max(MIN_GRAPH_ROWS),
+        width: (2 * ef).max(MIN_GRAPH_ROWS + 1),
     }
 }
 

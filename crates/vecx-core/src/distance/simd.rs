@@ -131,9 +131,23 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     cosine_of(dot(a, b), dot(a, a), dot(b, b))
 }
 
+/// [`cosine`] short of its division (see `Metric::partial`): the three sums where our kernel
+/// runs, the finished distance elsewhere.
+#[inline]
+pub fn cosine_partial(a: &[f32], b: &[f32]) -> super::Partial {
+    #[cfg(target_arch = "x86_64")]
+    if fma::available() {
+        let (a, b) = common(a, b);
+        // SAFETY: the CPU has AVX2 and FMA (checked).
+        let (ab, aa, bb) = unsafe { fma::cos_sums(a, b) };
+        return super::Partial::Cosine(ab, aa, bb);
+    }
+    super::Partial::Done(cosine(a, b))
+}
+
 /// `1 - ab / sqrt(aa * bb)` clamped to [0, 2], NaN for a zero vector.
 #[inline]
-fn cosine_of(ab: f64, aa: f64, bb: f64) -> f64 {
+pub(super) fn cosine_of(ab: f64, aa: f64, bb: f64) -> f64 {
     if aa == 0.0 || bb == 0.0 {
         return f64::NAN;
     }

@@ -145,3 +145,28 @@ fn l2_squared_until_is_exact_below_its_bound_and_above_it_otherwise() {
         }
     }
 }
+
+#[test]
+fn partial_then_finish_is_the_distance_bit_for_bit() {
+    let mut r = crate::rng::Rng::new(11);
+    let metrics = [Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1];
+    for len in [1, 3, 7, 8, 9, 16, 25, 31, 128, 784, 1537] {
+        for round in 0..20 {
+            let a: Vec<f32> = (0..len).map(|_| r.uniform() as f32 * 4.0 - 2.0).collect();
+            let mut b: Vec<f32> = (0..len).map(|_| r.uniform() as f32 * 4.0 - 2.0).collect();
+            if round == 0 {
+                b.iter_mut().for_each(|x| *x = 0.0); // a zero vector: cosine is NaN
+            }
+            if round == 1 {
+                b = a.clone(); // identical vectors: distance 0 (cosine clamped)
+            }
+            for m in metrics {
+                let (whole, split) = (m.distance(&a, &b), m.partial(&a, &b).finish());
+                assert!(
+                    whole.to_bits() == split.to_bits() || (whole.is_nan() && split.is_nan()),
+                    "{m:?} len {len}: {whole} vs {split}"
+                );
+            }
+        }
+    }
+}
