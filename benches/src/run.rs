@@ -19,7 +19,9 @@ pub struct Pass {
 }
 
 /// Runs every query once, spread round-robin over `clients` connections (threads), each of
-/// which first runs `session_sql`. `filter` adds the per-query `$2`.
+/// which first runs `session_sql`. `filter` adds the per-query `$2`. Each session prepares the
+/// statement and runs it once for its first query before the pass is timed (see
+/// [`in_sessions`]).
 pub fn run_pass(
     conn: &str,
     session_sql: &[String],
@@ -30,22 +32,36 @@ pub fn run_pass(
 ) -> Result<Pass, String> {
     let nq = ds.num_queries();
     let clients = clients.max(1).min(nq.max(1));
-    let start = Instant::now();
-    let shards: Vec<Result<Vec<(usize, Vec<(i64, f64)>, f64)>, String>> =
-        in_sessions(conn, session_sql, clients, |c, client| {
+    let params_of = |q: usize| (VecParam(ds.query(q)), filter.map(|f| f.param(ds, q)));
+    let run = |client: &mut postgres::Client,
+               prepared: &postgres::Statement,
+               q: usize|
+     -> Result<Vec<postgres::Row>, String> {
+        let (v, p) = params_of(q);
+        let params: Vec<&(dyn ToSql + Sync)> = match &p {
+            Some(p) => vec![&v, p],
+            None => vec![&v],
+        };
+        client
+            .query(prepared, &params)
+            .map_err(|e| format!("query {q}: {e}"))
+    };
+    let (shards, wall_seconds) = in_sessions(
+        conn,
+        session_sql,
+        clients,
+        |c, client| {
             let prepared = client.prepare(sql).map_err(|e| format!("{sql}: {e}"))?;
+            if c < nq {
+                run(client, &prepared, c)?;
+            }
+            Ok(prepared)
+        },
+        |c, client, prepared| {
             let mut out = Vec::new();
             for q in (c..nq).step_by(clients) {
-                let v = VecParam(ds.query(q));
-                let p = filter.map(|f| f.param(ds, q));
-                let params: Vec<&(dyn ToSql + Sync)> = match &p {
-                    Some(p) => vec![&v, p],
-                    None => vec![&v],
-                };
                 let t = Instant::now();
-                let rows = client
-                    .query(&prepared, &params)
-                    .map_err(|e| format!("query {q}: {e}"))?;
+                let rows = run(client, &prepared, q)?;
                 let ms = t.elapsed().as_secs_f64() * 1e3;
                 let rows = rows
                     .iter()
@@ -54,8 +70,8 @@ pub fn run_pass(
                 out.push((q, rows, ms));
             }
             Ok(out)
-        });
-    let wall_seconds = start.elapsed().as_secs_f64();
+        },
+    );
     let mut rows = vec![Vec::new(); nq];
     let mut latencies_ms = Vec::with_capacity(nq);
     for shard in shards {
@@ -71,37 +87,55 @@ pub fn run_pass(
     })
 }
 
-/// Runs `work(c, session)` for each client `c` in `0..clients` on a thread of its own, each with
-/// a new connection that first ran `session_sql`; the results in client order.
-fn in_sessions<T: Send>(
+/// Runs `work(c, session, prepared)` for each client `c` in `0..clients` on a thread of its own,
+/// each with a new connection that first ran `session_sql` and then `setup` (which returns what
+/// `work` needs): the results in client order, and the seconds from the moment every session
+/// was set up to the end of the last `work`. Connecting (a backend fork), the session settings
+/// and `setup`, where each session warms up (loads the engine's library, fills its caches), are
+/// not timed: they are the same whatever the index, and for a pass of a few tens of
+/// milliseconds inside the server they were a tenth of it.
+fn in_sessions<S, T: Send>(
     conn: &str,
     session_sql: &[String],
     clients: usize,
-    work: impl Fn(usize, &mut postgres::Client) -> Result<T, String> + Sync,
-) -> Vec<Result<T, String>> {
-    let work = &work;
+    setup: impl Fn(usize, &mut postgres::Client) -> Result<S, String> + Sync,
+    work: impl Fn(usize, &mut postgres::Client, S) -> Result<T, String> + Sync,
+) -> (Vec<Result<T, String>>, f64) {
+    let (setup, work) = (&setup, &work);
+    let ready = &std::sync::Barrier::new(clients + 1);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..clients)
             .map(|c| {
                 s.spawn(move || -> Result<T, String> {
-                    let mut client = postgres::Client::connect(conn, postgres::NoTls)
-                        .map_err(|e| e.to_string())?;
-                    for stmt in session_sql {
-                        client
-                            .batch_execute(stmt)
-                            .map_err(|e| format!("{stmt}: {e}"))?;
-                    }
-                    work(c, &mut client)
+                    // Every thread reaches the barrier once, whatever fails, or the pass waits
+                    // for it forever.
+                    let prepared = (|| -> Result<(postgres::Client, S), String> {
+                        let mut client = postgres::Client::connect(conn, postgres::NoTls)
+                            .map_err(|e| e.to_string())?;
+                        for stmt in session_sql {
+                            client
+                                .batch_execute(stmt)
+                                .map_err(|e| format!("{stmt}: {e}"))?;
+                        }
+                        let state = setup(c, &mut client)?;
+                        Ok((client, state))
+                    })();
+                    ready.wait();
+                    let (mut client, state) = prepared?;
+                    work(c, &mut client, state)
                 })
             })
             .collect();
-        handles
+        ready.wait();
+        let start = Instant::now();
+        let results = handles
             .into_iter()
             .map(|h| {
                 h.join()
                     .unwrap_or_else(|_| Err("client thread panicked".into()))
             })
-            .collect()
+            .collect();
+        (results, start.elapsed().as_secs_f64())
     })
 }
 
@@ -111,7 +145,7 @@ pub fn query_table(type_name: &str) -> String {
 }
 
 /// Runs every query once inside the server, without a round trip per query: each of `clients`
-/// sessions runs `session_sql`, then one statement that searches for every query of its share
+/// sessions runs `session_sql` and one search (untimed, see [`in_sessions`]), then one statement that searches for every query of its share
 /// of the queries' table (`LATERAL`, as a join would), so what is timed is the index and the
 /// executor, not the protocol. Returns the wall time of the slowest session. Rows are counted,
 /// not returned: the caller takes recall from a pass through the client (the same searches).
@@ -127,18 +161,30 @@ pub fn run_in_server(
     clients: usize,
 ) -> Result<f64, String> {
     let clients = clients.max(1).min(nq.max(1));
-    let start = Instant::now();
-    let counts: Vec<Result<i64, String>> = in_sessions(conn, session_sql, clients, |c, client| {
-        let sql = format!(
-            "SELECT coalesce(sum(cardinality(ARRAY({search}))), 0)::int8 \
-                         FROM {queries} q WHERE q.id % {clients} = {c}"
-        );
-        let row = client
-            .query_one(&sql, &[])
-            .map_err(|e| format!("{sql}: {e}"))?;
-        Ok(row.get(0))
-    });
-    let wall_seconds = start.elapsed().as_secs_f64();
+    let (counts, wall_seconds) = in_sessions(
+        conn,
+        session_sql,
+        clients,
+        // The warm-up: one search, for the session's first query.
+        |c, client| {
+            let sql = format!(
+                "SELECT cardinality(ARRAY({search})) FROM {queries} q \
+                 WHERE q.id % {clients} = {c} ORDER BY q.id LIMIT 1"
+            );
+            client.query(&sql, &[]).map_err(|e| format!("{sql}: {e}"))?;
+            Ok(())
+        },
+        |c, client, ()| -> Result<i64, String> {
+            let sql = format!(
+                "SELECT coalesce(sum(cardinality(ARRAY({search}))), 0)::int8 \
+                 FROM {queries} q WHERE q.id % {clients} = {c}"
+            );
+            let row = client
+                .query_one(&sql, &[])
+                .map_err(|e| format!("{sql}: {e}"))?;
+            Ok(row.get(0))
+        },
+    );
     let mut rows = 0;
     for c in counts {
         rows += c?;
