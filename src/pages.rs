@@ -354,9 +354,9 @@ impl Drop for SharedLock<'_> {
 }
 
 /// Starts loading item `offset` of a pinned (possibly unlocked) `page` into the CPU cache: its
-/// line pointer is read without the page lock, and the item's first bytes are prefetched. A hint
-/// only; a line pointer another backend is changing at that moment yields a useless prefetch,
-/// never a wrong read, because nothing read here is used for anything else.
+/// line pointer is read without the page lock, and the item (up to 4 kB of it) is prefetched.
+/// A hint only; a line pointer another backend is changing at that moment yields a useless
+/// prefetch, never a wrong read, because nothing read here is used for anything else.
 pub fn prefetch_item(page: pg_sys::Page, offset: u16) {
     let lp_at = PAGE_HEADER_BYTES + (offset.max(1) as usize - 1) * size_of::<pg_sys::ItemIdData>();
     if lp_at + size_of::<u32>() > pg_sys::BLCKSZ as usize {
@@ -371,13 +371,20 @@ pub fn prefetch_item(page: pg_sys::Page, offset: u16) {
     };
     // ItemIdData on little-endian targets: lp_off (15 bits), lp_flags (2), lp_len (15).
     let (off, len) = ((raw & 0x7fff) as usize, (raw >> 17) as usize);
-    // The first lines only: the hardware prefetcher follows the rest once they are read in
-    // order, and asking for more than a few lines per item fills the CPU's miss buffers.
+    // The whole tuple, up to PREFETCH_ITEM_BYTES: the six of a batch are then all on their way
+    // before the first is compared, where asking for their first lines only left the rest to
+    // the hardware prefetcher, one vector after another.
     if off + len <= pg_sys::BLCKSZ as usize {
-        vecx_core::distance::simd::prefetch_bytes(
-            (page as *const u8).wrapping_add(off),
-            len.min(PREFETCH_ITEM_BYTES),
-        );
+        let want = len.min(PREFETCH_ITEM_BYTES);
+        let mut at = 0;
+        while at < want {
+            // (`prefetch_bytes` takes at most 1 kB a call.)
+            vecx_core::distance::simd::prefetch_bytes(
+                (page as *const u8).wrapping_add(off + at),
+                (want - at).min(1024),
+            );
+            at += 1024;
+        }
     }
 }
 
@@ -410,7 +417,10 @@ pub fn prefetch_line_pointer(page: pg_sys::Page, offset: u16) {
 }
 
 /// Bytes of an item [`prefetch_item`] asks for.
-const PREFETCH_ITEM_BYTES: usize = 256;
+/// (4 kB: all of a 784-d element; larger ones are asked for in part, since six whole 4 kB
+/// tuples already fill most of the L1 cache. Against the first 256 bytes only, as before:
+/// sift10k scans 1.21x, mnist10k 1.14x-1.20x, glove25 unchanged, in alternating loops.)
+const PREFETCH_ITEM_BYTES: usize = 4096;
 
 /// Bytes of a page header (`SizeOfPageHeaderData`): where the line pointers start.
 const PAGE_HEADER_BYTES: usize = 24;
