@@ -358,7 +358,7 @@ impl Drop for SharedLock<'_> {
 /// A hint only; a line pointer another backend is changing at that moment yields a useless
 /// prefetch, never a wrong read, because nothing read here is used for anything else.
 pub fn prefetch_item(page: pg_sys::Page, offset: u16) {
-    let lp_at = PAGE_HEADER_BYTES + (offset.max(1) as usize - 1) * size_of::<pg_sys::ItemIdData>();
+    let lp_at = line_pointer_at(offset);
     if lp_at + size_of::<u32>() > pg_sys::BLCKSZ as usize {
         return;
     }
@@ -375,16 +375,10 @@ pub fn prefetch_item(page: pg_sys::Page, offset: u16) {
     // before the first is compared, where asking for their first lines only left the rest to
     // the hardware prefetcher, one vector after another.
     if off + len <= pg_sys::BLCKSZ as usize {
-        let want = len.min(PREFETCH_ITEM_BYTES);
-        let mut at = 0;
-        while at < want {
-            // (`prefetch_bytes` takes at most 1 kB a call.)
-            vecx_core::distance::simd::prefetch_bytes(
-                (page as *const u8).wrapping_add(off + at),
-                (want - at).min(1024),
-            );
-            at += 1024;
-        }
+        vecx_core::distance::simd::prefetch_span(
+            (page as *const u8).wrapping_add(off),
+            len.min(PREFETCH_ITEM_BYTES),
+        );
     }
 }
 
@@ -405,15 +399,19 @@ pub fn prefetch_buffer(buffer: pg_sys::Buffer, offset: u16) {
     let desc = (descs as *const u8).wrapping_add(at * size_of::<pg_sys::BufferDescPadded>());
     vecx_core::distance::simd::prefetch_bytes(desc, 1);
     let page = (blocks as *const u8).wrapping_add(at * pg_sys::BLCKSZ as usize);
-    let lp = PAGE_HEADER_BYTES + (offset.max(1) as usize - 1) * size_of::<pg_sys::ItemIdData>();
-    vecx_core::distance::simd::prefetch_bytes(page.wrapping_add(lp), 1);
+    vecx_core::distance::simd::prefetch_bytes(page.wrapping_add(line_pointer_at(offset)), 1);
 }
 
 /// Starts loading the cache line that holds item `offset`'s line pointer on a pinned page (see
 /// [`prefetch_item`]).
 pub fn prefetch_line_pointer(page: pg_sys::Page, offset: u16) {
-    let at = PAGE_HEADER_BYTES + (offset.max(1) as usize - 1) * size_of::<pg_sys::ItemIdData>();
+    let at = line_pointer_at(offset);
     vecx_core::distance::simd::prefetch_bytes((page as *const u8).wrapping_add(at), 1);
+}
+
+/// Where item `offset`'s line pointer lies on a page (offset 0, invalid, is read as 1).
+fn line_pointer_at(offset: u16) -> usize {
+    PAGE_HEADER_BYTES + (offset.max(1) as usize - 1) * size_of::<pg_sys::ItemIdData>()
 }
 
 /// Bytes of an item [`prefetch_item`] asks for.

@@ -32,12 +32,11 @@ pub fn run_pass(
 ) -> Result<Pass, String> {
     let nq = ds.num_queries();
     let clients = clients.max(1).min(nq.max(1));
-    let params_of = |q: usize| (VecParam(ds.query(q)), filter.map(|f| f.param(ds, q)));
     let run = |client: &mut postgres::Client,
                prepared: &postgres::Statement,
                q: usize|
      -> Result<Vec<postgres::Row>, String> {
-        let (v, p) = params_of(q);
+        let (v, p) = (VecParam(ds.query(q)), filter.map(|f| f.param(ds, q)));
         let params: Vec<&(dyn ToSql + Sync)> = match &p {
             Some(p) => vec![&v, p],
             None => vec![&v],

@@ -40,7 +40,7 @@ pub unsafe extern "C-unwind" fn amcostestimate(
         // the layer-0 lists of the expanded elements. The share shrinks as the search widens
         // (more neighbours are already visited) and grows slowly with the index size; the
         // constant follows pgvector's measured estimator. The scan's window search is twice
-        // ef_search wide, at least 10 (`scan::graph_window`).
+        // ef_search wide, at least 11 (`scan::graph_window`).
         let m = (super::graph::read_meta(index).m as f64).max(2.0);
         let ef = super::scan::graph_window().width as f64;
         let levels = tuples.ln() / m.ln();

@@ -384,8 +384,9 @@ impl GraphView for PageGraph {
 
     /// In batches of [`PIN_BATCH`]: starts loading the buffer descriptor and line pointer of
     /// every element's page where it was last found (`pages::prefetch_buffer`), pins every
-    /// element's page and starts loading its line pointers (again: the page may have moved), then (line pointers now at hand) starts loading every element tuple, and only
-    /// then locks each page in turn and compares. The cache misses of a page header and of a
+    /// element's page and starts loading its line pointers (again: the page may have moved),
+    /// then (line pointers now at hand) starts loading every element tuple, and only then locks
+    /// each page in turn and compares. The cache misses of a page header and of a
     /// tuple, which otherwise come one after another for each neighbour (a third of a scan's
     /// time), overlap. Pins block no one (see `pages::Pinned`); no lock is held while another
     /// is taken.

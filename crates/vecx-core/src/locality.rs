@@ -119,13 +119,6 @@ pub fn permute_rows<T: Copy>(
     true
 }
 
-/// The order in which to insert `n` elements stored in locality order: runs of `chunk`
-/// consecutive elements (each a small region of the space, whose vectors stay in the CPU caches
-/// while its run is inserted), the runs in a seeded random order. Inserting everything in
-/// locality order instead builds a worse graph (recall at `ef_search = 80` fell from 0.91 to 0.86
-/// on 200,000 x 128 clustered vectors): each region would be linked only to regions inserted
-/// before it. Random runs keep the graph as good as a random order (0.94 there) and the build
-/// 20-30% faster.
 /// The inverse of the permutation `order`: where each position went (`inverse(o)[o[i]] == i`).
 pub fn inverse(order: &[u32]) -> Vec<u32> {
     let mut inv = vec![0u32; order.len()];
@@ -135,6 +128,13 @@ pub fn inverse(order: &[u32]) -> Vec<u32> {
     inv
 }
 
+/// The order in which to insert `n` elements stored in locality order: runs of `chunk`
+/// consecutive elements (each a small region of the space, whose vectors stay in the CPU caches
+/// while its run is inserted), the runs in a seeded random order. Inserting everything in
+/// locality order instead builds a worse graph (recall at `ef_search = 80` fell from 0.91 to 0.86
+/// on 200,000 x 128 clustered vectors): each region would be linked only to regions inserted
+/// before it. Random runs keep the graph as good as a random order (0.94 there) and the build
+/// 20-30% faster.
 pub fn insertion_order(n: usize, chunk: usize, seed: u64) -> Vec<u32> {
     let chunk = chunk.max(1);
     let mut runs: Vec<usize> = (0..n.div_ceil(chunk)).collect();

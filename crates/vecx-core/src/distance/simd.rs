@@ -53,6 +53,15 @@ pub fn prefetch_bytes(p: *const u8, len: usize) {
     let _ = (p, len);
 }
 
+/// [`prefetch_bytes`] without its cap: every cache line of the `len` bytes at `p` (a caller that
+/// wants a few whole tuples on their way at once, not a vector the prefetcher will follow).
+#[inline(always)]
+pub fn prefetch_span(p: *const u8, len: usize) {
+    for at in (0..len).step_by(PREFETCH_BYTES) {
+        prefetch_bytes(p.wrapping_add(at), (len - at).min(PREFETCH_BYTES));
+    }
+}
+
 /// Squared Euclidean distance: [`fma::l2_sum`] on CPUs with AVX2 and FMA, else simsimd.
 #[inline]
 pub fn l2_squared(a: &[f32], b: &[f32]) -> f64 {
