@@ -2,7 +2,8 @@
 //!
 //! 1. The new element and an empty neighbour tuple are written side by side on a page with room
 //!    (the meta page's insert page, else a fresh block), in one Generic WAL record. Vectors above
-//!    `INLINE_MAX_DIMS` first get their own vector pages. The element is now present but not yet
+//!    `INLINE_MAX_DIMS` first get their own vector pages (a run of empty pages vacuum freed,
+//!    else new ones at the end of the index). The element is now present but not yet
 //!    reachable.
 //! 2. Its neighbours are found by vecx-core's layer search over the pages (greedy descent, then
 //!    `ef_construction`-wide searches from its level down) and chosen with the diversity
@@ -205,39 +206,129 @@ fn add_pair(
     }
 }
 
-/// Writes an out-of-line vector on fresh consecutive pages; returns the first block.
+/// Writes an out-of-line vector on consecutive pages; returns the first block. A run of empty
+/// pages that vacuum freed is reused when there is one (see [`empty_run`]), otherwise the
+/// index is extended.
 fn write_chunks(index: pg_sys::Relation, vector: &[f32]) -> u32 {
     let count = format::chunk_count(vector.len());
-    // Consecutive blocks: hold the extension lock across all of them.
-    // SAFETY: the extension lock serialises extenders; the pages are new and ours.
-    unsafe { pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32) };
-    let mut first = 0;
-    for c in 0..count {
-        // SAFETY: P_NEW under the extension lock we hold.
-        let buffer = unsafe {
-            pg_sys::ReadBufferExtended(
-                index,
-                pg_sys::ForkNumber::MAIN_FORKNUM,
-                pg_sys::InvalidBlockNumber,
-                pg_sys::ReadBufferMode::RBM_NORMAL,
-                std::ptr::null_mut(),
-            )
-        };
-        // SAFETY: lock the new buffer before use.
-        unsafe { pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32) };
-        let buf = Buf::from_locked(buffer);
-        if c == 0 {
-            first = buf.blkno();
-        }
+    let (bufs, reused) = match empty_run(index, count) {
+        Some(bufs) => (bufs, true),
+        None => (new_run(index, count), false),
+    };
+    let first = bufs[0].blkno();
+    for (c, buf) in bufs.iter().enumerate() {
         let mut wal = Wal::start(index);
-        let page = wal.register(&buf, true);
+        let page = wal.register(buf, true);
         pages::init_page(page, pages::PAGE_VECTOR);
         pages::add_item(page, &format::encode_chunk(vector, c));
         wal.finish();
     }
+    drop(bufs);
+    if reused {
+        for blk in first..first + count as u32 {
+            // SAFETY: FSM update: the page is now a vector page with no room for elements.
+            unsafe { pg_sys::RecordPageWithFreeSpace(index, blk, 0) };
+        }
+    }
+    first
+}
+
+/// `count` fresh consecutive blocks at the end of the index, locked exclusively.
+fn new_run(index: pg_sys::Relation, count: usize) -> Vec<Buf> {
+    // Consecutive blocks: hold the extension lock across all of them.
+    // SAFETY: the extension lock serialises extenders; the pages are new and ours.
+    unsafe { pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32) };
+    let bufs = (0..count)
+        .map(|_| {
+            // SAFETY: P_NEW under the extension lock we hold.
+            let buffer = unsafe {
+                pg_sys::ReadBufferExtended(
+                    index,
+                    pg_sys::ForkNumber::MAIN_FORKNUM,
+                    pg_sys::InvalidBlockNumber,
+                    pg_sys::ReadBufferMode::RBM_NORMAL,
+                    std::ptr::null_mut(),
+                )
+            };
+            // SAFETY: lock the new buffer before use.
+            unsafe { pg_sys::LockBuffer(buffer, pg_sys::BUFFER_LOCK_EXCLUSIVE as i32) };
+            Buf::from_locked(buffer)
+        })
+        .collect();
     // SAFETY: releasing the lock taken above.
     unsafe { pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32) };
-    first
+    bufs
+}
+
+/// What the free space map records for an empty page: its free space (the capacity less one
+/// line pointer) rounded down to the map's 32-byte steps. A page holding even one element is
+/// below it (the smallest element with its neighbour tuple takes more than 32 bytes), and vacuum
+/// re-initialises the pages it empties, so no unused line pointers keep an empty page below.
+const EMPTY_PAGE_FREE: usize = (pages::CONTENTS_CAPACITY - 4) & !31;
+
+/// `count` consecutive empty element pages (no item at all), locked exclusively in block order,
+/// found through the free space map: vacuum turns the vector pages of the elements it frees
+/// into empty element pages and records them there, so without this a delete/reinsert cycle of
+/// vectors above `INLINE_MAX_DIMS` would extend the index by every new vector. `None` when the
+/// map offers no page that starts or ends such a run.
+///
+/// An empty page holds nothing any live list points at (vacuum frees elements only after the
+/// lists are repaired), so it can change type; an insert that picked it from the map meanwhile
+/// sees a vector page under its lock and moves on. Holding several page locks cannot deadlock:
+/// they are taken in block order, as vacuum takes its two, and inserts and scans hold at most
+/// one element page (and then the meta page) at a time.
+fn empty_run(index: pg_sys::Relation, count: usize) -> Option<Vec<Buf>> {
+    // The map is not told when an insert puts an element on a page it offered, so a few of its
+    // offers may be stale; each one found stale is corrected before the next try.
+    (0..EMPTY_RUN_TRIES).find_map(|_| {
+        // SAFETY: FSM lookup on an open index.
+        let hit = unsafe { pg_sys::GetPageWithFreeSpace(index, EMPTY_PAGE_FREE) };
+        let nblocks = pages::nblocks(index);
+        if hit == pg_sys::InvalidBlockNumber || hit == META_BLOCK || hit >= nblocks {
+            return Some(None);
+        }
+        let count = count as u32;
+        // SAFETY (closure): FSM lookups on an open index.
+        let recorded_empty =
+            |blk: u32| unsafe { pg_sys::GetRecordedFreeSpace(index, blk) } >= EMPTY_PAGE_FREE;
+        let Some(start) = (hit.saturating_sub(count - 1).max(1)..=hit)
+            .find(|s| s + count <= nblocks && (*s..s + count).all(recorded_empty))
+        else {
+            return Some(None);
+        };
+        lock_empty_run(index, start, count).map(Some)
+    })?
+}
+
+/// Stale free space map offers [`empty_run`] corrects before it extends the index instead.
+const EMPTY_RUN_TRIES: usize = 8;
+
+/// Locks blocks `start..start + count` exclusively in block order if every one is an empty
+/// element page; otherwise records the first that is not at its real free space and returns
+/// `None`.
+fn lock_empty_run(index: pg_sys::Relation, start: u32, count: u32) -> Option<Vec<Buf>> {
+    let mut bufs = Vec::with_capacity(count as usize);
+    for blk in start..start + count {
+        let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let page = buf.page();
+        let is_elements = pages::opaque_or_new(index, page, blk).map(|o| o.page_type)
+            == Some(pages::PAGE_ELEMENTS);
+        if !is_elements || (1..=pages::max_offset(page)).any(|off| pages::item(page, off).is_some())
+        {
+            let free = if is_elements {
+                pages::free_space(page)
+            } else {
+                0
+            };
+            drop(buf);
+            drop(bufs);
+            // SAFETY: records what we saw so the map stops offering this page as empty.
+            unsafe { pg_sys::RecordPageWithFreeSpace(index, blk, free) };
+            return None;
+        }
+        bufs.push(buf);
+    }
+    Some(bufs)
 }
 
 /// Links element `q` (level `level`, vector `qv`) into the graph.

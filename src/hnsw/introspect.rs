@@ -6,7 +6,7 @@ use pgrx::pg_sys;
 use vecx_core::hnsw::format::{self, Tid};
 
 use super::graph::PageGraph;
-use super::{PageLock, SCAN_LOCK, UPDATE_LOCK};
+use super::{PageLock, FREE_LOCK, UPDATE_LOCK};
 use crate::introspect::Stats;
 use crate::pages::{self, corrupted, Buf};
 
@@ -83,19 +83,25 @@ pub fn stats(index: pg_sys::Relation) -> Stats {
 }
 
 /// Verifies a vecx_hnsw index: the meta page, every element and neighbour tuple decodes, every
-/// neighbour reference points at an element that exists and reaches that level, no list holds
-/// duplicates or self-references, and the entry point is a live element of the recorded level.
-/// Returns, or raises `index ... is corrupted` (XX002) naming the first problem.
+/// live element's neighbour references point at elements that exist and reach that level, no
+/// list holds duplicates or self-references, and the entry point is a live element of the
+/// recorded level. Returns, or raises `index ... is corrupted` (XX002) naming the first problem.
+///
+/// A deleted element's lists must decode, but their entries are not looked up: once vacuum has
+/// repaired the live lists nothing follows a deleted element's, and a vacuum stopped in its free
+/// pass (crash, cancel) leaves deleted elements whose lists name elements it already freed (the
+/// next vacuum frees them too; see `vacuum.rs`).
 ///
 /// The check sees one consistent graph: it holds UPDATE_LOCK in exclusive mode (inserts wait
-/// for it, and it for the inserts in flight) and SCAN_LOCK in share mode (vacuum frees nothing
-/// until it is done), so it may run during writes and vacuum. Without them, an element inserted
-/// after the census, or freed between reading a list and looking its entries up, would look
-/// like a dangling reference. A hot standby does not see the primary's heavyweight locks; there
-/// the check is exact only while replay is not freeing elements.
+/// for it, and it for the inserts in flight) and FREE_LOCK in share mode (it waits for a vacuum's
+/// free pass to end, and vacuum's next one waits for it), so it may run during writes and
+/// vacuum. Without them, an element inserted after the census, or freed between reading a list
+/// and looking its entries up, would look like a dangling reference. A hot standby does not see
+/// the primary's heavyweight locks; there the check is exact only while replay is not freeing
+/// elements.
 pub fn check(idx: pg_sys::Relation) {
     let _inserts = PageLock::acquire(idx, UPDATE_LOCK, pg_sys::ExclusiveLock);
-    let _frees = PageLock::acquire(idx, SCAN_LOCK, pg_sys::ShareLock);
+    let _frees = PageLock::acquire(idx, FREE_LOCK, pg_sys::ShareLock);
     let g = PageGraph::open(idx);
     let c = census(&g);
     if g.meta.entry.is_valid() {
@@ -114,7 +120,7 @@ pub fn check(idx: pg_sys::Relation) {
         corrupted(idx, "The index has live elements but no entry point.");
     }
     let mut neighbor_tuples: HashSet<Tid> = HashSet::new();
-    for (id, (level, _, ntid)) in &c.elements {
+    for (id, (level, state, ntid)) in &c.elements {
         if !neighbor_tuples.insert(*ntid) {
             corrupted(
                 idx,
@@ -135,6 +141,9 @@ pub fn check(idx: pg_sys::Relation) {
                     lists.len()
                 ),
             );
+        }
+        if *state != format::STATE_LIVE {
+            continue;
         }
         for (lc, list) in lists.iter().enumerate() {
             let mut seen = HashSet::new();

@@ -24,7 +24,9 @@
 //! inserts hold [`UPDATE_LOCK`] in share mode while they work, scans hold [`SCAN_LOCK`] in share
 //! mode from their first tuple to their end. Vacuum marks dead elements, then takes and releases
 //! both locks in exclusive mode: after that no insert can link to a dead element and no scan
-//! still holds one, so the graph can be repaired and the space freed for reuse.
+//! still holds one, so the graph can be repaired and the space freed for reuse. Vacuum's free
+//! pass holds a third, [`FREE_LOCK`], in exclusive mode, and `vecx_index_check` holds it in
+//! share mode.
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -42,6 +44,9 @@ pub mod vacuum;
 pub const UPDATE_LOCK: u32 = 0;
 /// Lock tag held by scans, share mode.
 pub const SCAN_LOCK: u32 = 1;
+/// Lock tag held by vacuum's free pass in exclusive mode and by `vecx_index_check` in share
+/// mode, so the check never looks up a tuple that is freed while it reads.
+pub const FREE_LOCK: u32 = 2;
 
 /// A heavyweight page lock held until dropped.
 pub struct PageLock {

@@ -17,7 +17,18 @@
 //!    and vector pages are removed (line pointers stay, so other TIDs do not move) and the
 //!    pages' free space goes into the free space map, where inserts find it: delete/reinsert
 //!    cycles reuse space instead of growing the index.
-use std::collections::{HashMap, HashSet};
+//!
+//! **Interrupted vacuums.** A crash, a cancel or an ERROR can stop the vacuum after any WAL
+//! record, and every such prefix must be an index that works and checks. Marks and repairs are
+//! one record per page and valid in any order. In the free pass, an element goes with its
+//! neighbour tuple in one record (both pages locked in block order), so no element ever points
+//! at a freed or reused neighbour tuple; its vector pages go after it. What an interrupted free
+//! pass leaves behind is harmless: deleted elements that are no longer reachable (the repair
+//! finished before the first free) whose lists may name elements already freed, which the next
+//! vacuum frees in turn; and vector pages no element references, which pass 1 notes and the
+//! next vacuum returns once it has seen that no element refers to them ([`orphan_vector_pages`]).
+//! An insert stopped between writing its vector pages and its element leaves the same kind.
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -28,7 +39,7 @@ use vecx_core::hnsw::{GraphView, Scored};
 use super::build::write_meta_page;
 use super::graph::{PageGraph, META_BLOCK};
 use super::insert::write_lists;
-use super::{PageLock, SCAN_LOCK, UPDATE_LOCK};
+use super::{PageLock, FREE_LOCK, SCAN_LOCK, UPDATE_LOCK};
 use crate::pages::{self, corrupted, Buf, Wal};
 
 use crate::am::vacuum_stats as alloc_stats;
@@ -57,6 +68,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     let mut deleted: HashSet<Tid> = HashSet::new();
     let mut live = 0f64;
     let mut top_live: Option<(u8, Tid)> = None;
+    let mut vector_pages = BlockSet::new(nblocks);
     for blk in 1..nblocks {
         crate::am::vacuum_delay();
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
@@ -69,12 +81,16 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
             let free = pages::free_space(page);
             wal.finish();
             drop(buf);
-            // SAFETY: FSM update for an index page we just initialised.
-            unsafe { pg_sys::RecordPageWithFreeSpace(index, blk, free) };
+            record_free_space(index, blk, free);
             continue;
         }
-        if pages::opaque(index, buf.page(), blk).page_type != pages::PAGE_ELEMENTS {
-            continue;
+        match pages::opaque(index, buf.page(), blk).page_type {
+            pages::PAGE_ELEMENTS => {}
+            pages::PAGE_VECTOR => {
+                vector_pages.insert(blk);
+                continue;
+            }
+            _ => continue,
         }
         let mut dead_here: Vec<u16> = Vec::new();
         for off in 1..=pages::max_offset(buf.page()) {
@@ -145,8 +161,80 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     // it fail with "No tuple at (b,o)", or follow a slot a newer insert has reused.
     wait_for(index, UPDATE_LOCK);
     wait_for(index, SCAN_LOCK);
-    free(&g, &deleted);
+    let _freeing = PageLock::acquire(index, FREE_LOCK, pg_sys::ExclusiveLock);
+    let orphans = orphan_vector_pages(&g, vector_pages);
+    free(&g, &deleted, &orphans);
     stats
+}
+
+/// Block numbers below a bound, one bit each (a census of a whole index in a few kB).
+struct BlockSet(Vec<u64>);
+
+impl BlockSet {
+    fn new(nblocks: u32) -> BlockSet {
+        BlockSet(vec![0; (nblocks as usize).div_ceil(64)])
+    }
+    fn insert(&mut self, blk: u32) {
+        if let Some(w) = self.0.get_mut(blk as usize / 64) {
+            *w |= 1 << (blk % 64);
+        }
+    }
+    fn remove(&mut self, blk: u32) {
+        if let Some(w) = self.0.get_mut(blk as usize / 64) {
+            *w &= !(1 << (blk % 64));
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+    fn blocks(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, w)| {
+            (0..64)
+                .filter(move |b| w & (1 << b) != 0)
+                .map(move |b| (i * 64 + b) as u32)
+        })
+    }
+}
+
+/// Vector pages that pass 1 saw and that no element refers to now: left by a vacuum stopped
+/// between freeing an element and its vector pages, or by an insert stopped between writing its
+/// vector pages and its element. Called after pass 2: every insert that was writing a page pass
+/// 1 saw has finished, so its element, if it wrote one, is there to be found; later inserts
+/// write vector pages only on new blocks or on empty element pages (`write_chunks`), never on a
+/// page that is a vector page, and only this vacuum's free pass turns those into element pages.
+fn orphan_vector_pages(g: &PageGraph, mut seen: BlockSet) -> Vec<u32> {
+    if seen.is_empty() {
+        return Vec::new();
+    }
+    let index = g.index;
+    for blk in 1..pages::nblocks(index) {
+        crate::am::vacuum_delay();
+        let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
+        if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
+            != Some(pages::PAGE_ELEMENTS)
+        {
+            continue;
+        }
+        for off in 1..=pages::max_offset(buf.page()) {
+            let Some(bytes) = pages::item(buf.page(), off) else {
+                continue;
+            };
+            if bytes.first() != Some(&format::KIND_ELEMENT) {
+                continue;
+            }
+            match format::decode_element(bytes, g.dims) {
+                Ok(e) => {
+                    if let VectorPlace::Pages(first) = e.vector {
+                        for i in 0..format::chunk_count(g.dims) as u32 {
+                            seen.remove(first + i);
+                        }
+                    }
+                }
+                Err(err) => corrupted(index, format!("Element ({blk},{off}): {err}.")),
+            }
+        }
+    }
+    seen.blocks().collect()
 }
 
 /// Rebuilds every live element's lists that mention a deleted element.
@@ -261,13 +349,21 @@ fn replace_entry(index: pg_sys::Relation, deleted: &HashSet<Tid>, top_live: Opti
     wal.finish();
 }
 
-/// Removes deleted elements, their neighbour tuples and vector pages; records free space.
-fn free(g: &PageGraph, deleted: &HashSet<Tid>) {
+/// Pass 4: removes deleted elements with their neighbour tuples, then their vector pages and
+/// the orphaned ones; records the free space. Each element and its neighbour tuple go in one
+/// WAL record (see the module comment), one record per page when they share it, as they nearly
+/// always do.
+fn free(g: &PageGraph, deleted: &HashSet<Tid>, orphans: &[u32]) {
     let index = g.index;
-    let mut by_page: HashMap<u32, Vec<u16>> = HashMap::new();
-    let mut vector_pages: Vec<u32> = Vec::new();
-    for id in deleted {
-        let (info, place) = {
+    // Items to delete per page for elements whose neighbour tuple is beside them, and the
+    // (element, neighbour tuple) pairs on two pages.
+    let mut same_page: BTreeMap<u32, Vec<u16>> = BTreeMap::new();
+    let mut two_pages: Vec<(Tid, Tid)> = Vec::new();
+    let mut vector_pages: Vec<u32> = orphans.to_vec();
+    let mut ids: Vec<Tid> = deleted.iter().copied().collect();
+    ids.sort_unstable_by_key(|t| (t.block, t.offset));
+    for id in ids {
+        let (n, place) = {
             let buf = Buf::read(index, id.block, pg_sys::BUFFER_LOCK_SHARE);
             let Some(bytes) = pages::item(buf.page(), id.offset) else {
                 continue;
@@ -281,41 +377,89 @@ fn free(g: &PageGraph, deleted: &HashSet<Tid>) {
             };
             (e.neighbors, place)
         };
-        by_page.entry(id.block).or_default().push(id.offset);
-        by_page.entry(info.block).or_default().push(info.offset);
+        if n.block == id.block {
+            same_page
+                .entry(id.block)
+                .or_default()
+                .extend([id.offset, n.offset]);
+        } else {
+            two_pages.push((id, n));
+        }
         if let Some(first) = place {
             vector_pages.extend((0..format::chunk_count(g.dims) as u32).map(|i| first + i));
         }
     }
-    for blk in vector_pages {
-        by_page.entry(blk).or_default().push(1);
-    }
-    for (blk, mut offs) in by_page {
-        offs.sort_unstable();
-        offs.dedup();
+    for (blk, offs) in same_page {
+        crate::am::vacuum_delay();
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-        let is_vector = pages::opaque(index, buf.page(), blk).page_type == pages::PAGE_VECTOR;
         let mut wal = Wal::start(index);
         let page = wal.register(&buf, false);
-        if is_vector {
-            // A whole page freed: it becomes an (empty) element page for reuse.
-            pages::init_page(page, pages::PAGE_ELEMENTS);
-        } else {
-            for off in offs.iter().rev() {
-                if pages::item(page, *off).is_some() {
-                    // SAFETY: page is the WAL copy, exclusively ours; the offset holds an item.
-                    unsafe { pg_sys::PageIndexTupleDeleteNoCompact(page, *off) };
-                }
-            }
-        }
+        delete_items(page, offs);
         let free = pages::free_space(page);
         wal.finish();
         drop(buf);
-        // SAFETY: FSM update for an index page we just compacted.
-        unsafe { pg_sys::RecordPageWithFreeSpace(index, blk, free) };
+        record_free_space(index, blk, free);
+    }
+    for (e, n) in two_pages {
+        crate::am::vacuum_delay();
+        // Block order: the only place that holds two element pages at once.
+        let (lo, hi) = if e.block < n.block { (e, n) } else { (n, e) };
+        let lo_buf = Buf::read(index, lo.block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let hi_buf = Buf::read(index, hi.block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        let mut wal = Wal::start(index);
+        let lo_page = wal.register(&lo_buf, false);
+        let hi_page = wal.register(&hi_buf, false);
+        delete_items(lo_page, vec![lo.offset]);
+        delete_items(hi_page, vec![hi.offset]);
+        let (lo_free, hi_free) = (pages::free_space(lo_page), pages::free_space(hi_page));
+        wal.finish();
+        drop((lo_buf, hi_buf));
+        record_free_space(index, lo.block, lo_free);
+        record_free_space(index, hi.block, hi_free);
+    }
+    vector_pages.sort_unstable();
+    vector_pages.dedup();
+    for blk in vector_pages {
+        crate::am::vacuum_delay();
+        let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
+        if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
+            != Some(pages::PAGE_VECTOR)
+        {
+            continue;
+        }
+        // A whole page freed: it becomes an (empty) element page for reuse.
+        let mut wal = Wal::start(index);
+        let page = wal.register(&buf, false);
+        pages::init_page(page, pages::PAGE_ELEMENTS);
+        let free = pages::free_space(page);
+        wal.finish();
+        drop(buf);
+        record_free_space(index, blk, free);
     }
     // SAFETY: propagate the FSM leaf updates so searches find them.
     unsafe { pg_sys::IndexFreeSpaceMapVacuum(index) };
+}
+
+/// Deletes the items at `offs` that are present (line pointers stay, so the TIDs of the others
+/// do not move). A page left with no item at all is initialised afresh, so it shows as empty in
+/// the free space map and a new out-of-line vector can take it (`insert::empty_run`).
+fn delete_items(page: pg_sys::Page, mut offs: Vec<u16>) {
+    offs.sort_unstable();
+    offs.dedup();
+    for off in offs.iter().rev() {
+        if pages::item(page, *off).is_some() {
+            // SAFETY: page is a WAL copy of a page we hold exclusively; the offset holds an item.
+            unsafe { pg_sys::PageIndexTupleDeleteNoCompact(page, *off) };
+        }
+    }
+    if (1..=pages::max_offset(page)).all(|off| pages::item(page, off).is_none()) {
+        pages::init_page(page, pages::PAGE_ELEMENTS);
+    }
+}
+
+fn record_free_space(index: pg_sys::Relation, blk: u32, free: usize) {
+    // SAFETY: FSM update for an index page we have just changed and released.
+    unsafe { pg_sys::RecordPageWithFreeSpace(index, blk, free) };
 }
 
 #[pg_guard]
