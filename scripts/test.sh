@@ -78,6 +78,9 @@ fi
 # (pgvector is reported as skipped where it is not installed).
 BENCH="$ROOT/target/release/vecx-bench"
 step bench_build cargo build --release -q -p vecx-bench || true
+# The harness's own unit tests (how it reads a recall/QPS curve).
+step bench_unit cargo test --release -q -p vecx-bench --lib || true
+count_cargo "$LOG_DIR/bench_unit.log"
 if step bench_smoke "$BENCH" --skip-install --dataset synthetic:5000:32 --queries 200 \
     --engines exact,pgvector-hnsw,vecx-hnsw --clients 1,2 --params 80 --filters 1%,0.1% \
     --port 55441 --out "$ROOT/target/bench-smoke" --check-exact \

@@ -67,6 +67,12 @@ struct Args {
     /// machine, a slow spell of a few seconds otherwise decides a point's QPS)
     #[arg(long, default_value_t = 1)]
     repeat: usize,
+    /// Run each dataset this many times, every engine's index built afresh each time (reports
+    /// in build-1, build-2, ... under the dataset's folder), and write builds.md: each run's
+    /// build times and QPS at recall 0.95 and 0.99, vecx-hnsw's over pgvector-hnsw's, and the
+    /// medians. HNSW graphs differ from build to build, and so do both engines' speeds on them.
+    #[arg(long, default_value_t = 1)]
+    builds: usize,
     /// Keep every engine's index and time the sweep points of all engines in alternation
     /// (A@p1, B@p1, A@p2, ..., the engine order reversed every other round, `--repeat` rounds),
     /// instead of one engine's whole sweep after the other's: on a machine whose speed drifts
@@ -333,39 +339,39 @@ fn real_main(args: Args) -> Result<(), Box<dyn Error>> {
 
     let mut failures = Vec::new();
     for mut ds in datasets {
-        let report = bench_dataset(
-            &mut client,
-            &conn,
-            &mut ds,
-            &engines,
-            &filters,
-            &clients,
-            only.as_deref(),
-            &opts,
-            &server,
-            &args,
-        )?;
-        let dir = args.out.join(&report.dataset);
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(
-            dir.join("report.json"),
-            serde_json::to_string_pretty(&report)?,
-        )?;
-        let md = report::markdown(&report);
-        std::fs::write(dir.join("report.md"), &md)?;
-        match report::plot(&report, &dir.join("recall_qps.png")) {
-            Ok(()) => eprintln!(
-                "wrote {}/report.{{json,md}} and recall_qps.png",
-                dir.display()
-            ),
-            Err(e) => eprintln!("wrote {}/report.{{json,md}}; no plot: {e}", dir.display()),
+        let mut runs = Vec::new();
+        for b in 0..args.builds.max(1) {
+            let report = bench_dataset(
+                &mut client,
+                &conn,
+                &mut ds,
+                &engines,
+                &filters,
+                &clients,
+                only.as_deref(),
+                &opts,
+                &server,
+                &args,
+            )?;
+            let mut dir = args.out.join(&report.dataset);
+            if args.builds > 1 {
+                dir = dir.join(format!("build-{}", b + 1));
+            }
+            write_report(&report, &dir)?;
+            if args.check_exact {
+                failures.extend(check_exact(&report));
+            }
+            for rule in &args.require {
+                failures.extend(check_rule(&report, rule));
+            }
+            runs.push(report);
         }
-        println!("{md}");
-        if args.check_exact {
-            failures.extend(check_exact(&report));
-        }
-        for rule in &args.require {
-            failures.extend(check_rule(&report, rule));
+        if args.builds > 1 {
+            let md = report::builds_summary(&runs);
+            let path = args.out.join(&runs[0].dataset).join("builds.md");
+            std::fs::write(&path, &md)?;
+            eprintln!("wrote {}", path.display());
+            println!("{md}");
         }
     }
     drop(client);
@@ -381,6 +387,27 @@ fn real_main(args: Args) -> Result<(), Box<dyn Error>> {
         }
         eprintln!("all checks passed");
     }
+    Ok(())
+}
+
+/// Writes a dataset's report.json, report.md and recall_qps.png into `dir`, and prints the
+/// Markdown.
+fn write_report(report: &Report, dir: &Path) -> Result<(), Box<dyn Error>> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(report)?,
+    )?;
+    let md = report::markdown(report);
+    std::fs::write(dir.join("report.md"), &md)?;
+    match report::plot(report, &dir.join("recall_qps.png")) {
+        Ok(()) => eprintln!(
+            "wrote {}/report.{{json,md}} and recall_qps.png",
+            dir.display()
+        ),
+        Err(e) => eprintln!("wrote {}/report.{{json,md}}; no plot: {e}", dir.display()),
+    }
+    println!("{md}");
     Ok(())
 }
 
