@@ -292,6 +292,44 @@ impl PageGraph {
         Partial::Done(self.distance(query, id) as f64)
     }
 
+    /// Calls `f` with every element of the index and its TID, page by page under a share lock,
+    /// calling `pace` before each page (vacuum's delay point, or an interrupt check). An
+    /// undecodable element or an item of unknown kind on an element page is corruption.
+    pub fn for_each_element(&self, pace: impl Fn(), mut f: impl FnMut(Tid, &Element)) {
+        let index = self.index;
+        for blk in 1..pages::nblocks(index) {
+            pace();
+            let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
+            if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
+                != Some(pages::PAGE_ELEMENTS)
+            {
+                continue;
+            }
+            for off in 1..=pages::max_offset(buf.page()) {
+                let Some(bytes) = pages::item(buf.page(), off) else {
+                    continue;
+                };
+                match bytes.first() {
+                    Some(&format::KIND_ELEMENT) => match format::decode_element(bytes, self.dims) {
+                        Ok(e) => f(
+                            Tid {
+                                block: blk,
+                                offset: off,
+                            },
+                            &e,
+                        ),
+                        Err(err) => corrupted(index, format!("Element ({blk},{off}): {err}.")),
+                    },
+                    Some(&format::KIND_NEIGHBORS) => {}
+                    other => corrupted(
+                        index,
+                        format!("Item ({blk},{off}) has unknown kind {other:?}."),
+                    ),
+                }
+            }
+        }
+    }
+
     /// Element `id`'s vector and all its neighbour lists (layer 0 first), for a copy of the
     /// upper layers (`super::upper`); `None` for an element that vanished on a standby.
     pub fn read_element(&self, id: Tid) -> Option<(Vec<f32>, Vec<Vec<Tid>>)> {

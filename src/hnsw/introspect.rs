@@ -8,7 +8,7 @@ use vecx_core::hnsw::format::{self, Tid};
 use super::graph::PageGraph;
 use super::{PageLock, FREE_LOCK, UPDATE_LOCK};
 use crate::introspect::Stats;
-use crate::pages::{self, corrupted, Buf};
+use crate::pages::{self, corrupted};
 
 struct Census {
     elements: HashMap<Tid, (u8, u8, Tid)>, // level, state, neighbours
@@ -16,46 +16,17 @@ struct Census {
 }
 
 fn census(g: &PageGraph) -> Census {
-    let index = g.index;
+    let pages = pages::nblocks(g.index);
     let mut elements = HashMap::new();
-    let nblocks = pages::nblocks(index);
-    for blk in 1..nblocks {
-        pgrx::check_for_interrupts!();
-        let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
-        if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
-            != Some(pages::PAGE_ELEMENTS)
-        {
-            continue;
-        }
-        for off in 1..=pages::max_offset(buf.page()) {
-            let Some(bytes) = pages::item(buf.page(), off) else {
-                continue;
-            };
-            match bytes.first() {
-                Some(&format::KIND_ELEMENT) => match format::decode_element(bytes, g.dims) {
-                    Ok(e) => {
-                        elements.insert(
-                            Tid {
-                                block: blk,
-                                offset: off,
-                            },
-                            (e.level, e.state, e.neighbors),
-                        );
-                    }
-                    Err(err) => corrupted(index, format!("Element ({blk},{off}): {err}.")),
-                },
-                Some(&format::KIND_NEIGHBORS) => {}
-                other => corrupted(
-                    index,
-                    format!("Item ({blk},{off}) has unknown kind {other:?}."),
-                ),
-            }
-        }
-    }
-    Census {
-        elements,
-        pages: nblocks,
-    }
+    g.for_each_element(
+        || {
+            pgrx::check_for_interrupts!();
+        },
+        |id, e| {
+            elements.insert(id, (e.level, e.state, e.neighbors));
+        },
+    );
+    Census { elements, pages }
 }
 
 /// Rows, levels, deleted elements and pages of a vecx_hnsw index.

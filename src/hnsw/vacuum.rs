@@ -16,11 +16,13 @@
 //!    have read an old list or the old entry point), deleted elements, their neighbour tuples
 //!    and vector pages are removed (line pointers stay, so other TIDs do not move) and the
 //!    pages' free space goes into the free space map, where inserts find it: delete/reinsert
-//!    cycles reuse space instead of growing the index.
+//!    cycles reuse space instead of growing the index. A page left without items is initialised
+//!    afresh, so that a new out-of-line vector can take it whole.
 //!
 //! **Interrupted vacuums.** A crash, a cancel or an ERROR can stop the vacuum after any WAL
-//! record, and every such prefix must be an index that works and checks. Marks and repairs are
-//! one record per page and valid in any order. In the free pass, an element goes with its
+//! record, and every such prefix must be an index that works and checks. Marks (one record per
+//! page) and repairs (one per rewritten list) are valid in any order and any prefix. In the free
+//! pass (under FREE_LOCK, which `vecx_index_check` waits for), an element goes with its
 //! neighbour tuple in one record (both pages locked in block order), so no element ever points
 //! at a freed or reused neighbour tuple; its vector pages go after it. What an interrupted free
 //! pass leaves behind is harmless: deleted elements that are no longer reachable (the repair
@@ -206,34 +208,13 @@ fn orphan_vector_pages(g: &PageGraph, mut seen: BlockSet) -> Vec<u32> {
     if seen.is_empty() {
         return Vec::new();
     }
-    let index = g.index;
-    for blk in 1..pages::nblocks(index) {
-        crate::am::vacuum_delay();
-        let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
-        if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
-            != Some(pages::PAGE_ELEMENTS)
-        {
-            continue;
-        }
-        for off in 1..=pages::max_offset(buf.page()) {
-            let Some(bytes) = pages::item(buf.page(), off) else {
-                continue;
-            };
-            if bytes.first() != Some(&format::KIND_ELEMENT) {
-                continue;
-            }
-            match format::decode_element(bytes, g.dims) {
-                Ok(e) => {
-                    if let VectorPlace::Pages(first) = e.vector {
-                        for i in 0..format::chunk_count(g.dims) as u32 {
-                            seen.remove(first + i);
-                        }
-                    }
-                }
-                Err(err) => corrupted(index, format!("Element ({blk},{off}): {err}.")),
+    g.for_each_element(crate::am::vacuum_delay, |_, e| {
+        if let VectorPlace::Pages(first) = e.vector {
+            for i in 0..format::chunk_count(g.dims) as u32 {
+                seen.remove(first + i);
             }
         }
-    }
+    });
     seen.blocks().collect()
 }
 
@@ -479,21 +460,9 @@ pub unsafe extern "C-unwind" fn amvacuumcleanup(
             // No bulk delete ran: count live elements.
             let g = PageGraph::open(index);
             let mut live = 0.0;
-            for blk in 1..pages::nblocks(index) {
-                let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
-                if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
-                    != Some(pages::PAGE_ELEMENTS)
-                {
-                    continue;
-                }
-                for off in 1..=pages::max_offset(buf.page()) {
-                    if let Some(b) = pages::item(buf.page(), off) {
-                        if let Ok(e) = format::decode_element(b, g.dims) {
-                            live += (e.state == format::STATE_LIVE) as u8 as f64;
-                        }
-                    }
-                }
-            }
+            g.for_each_element(crate::am::vacuum_delay, |_, e| {
+                live += (e.state == format::STATE_LIVE) as u8 as f64;
+            });
             (*stats).num_index_tuples = live;
         }
         stats
