@@ -16,13 +16,15 @@
 //! | [`upper`] | the backend's copies of the upper layers, for the descent scans start with |
 //! | [`introspect`] | `vecx_index_stats`, `vecx_index_check` |
 //!
-//! Locking protocol. Buffer locks are held for one page at a time, with one exception: a
+//! Locking protocol. Buffer locks are held for one page at a time, with two exceptions: a
 //! change to an upper-layer list locks the meta page after the element page, to bump its
-//! `upper_version` in the same WAL record (see [`upper`]); nothing holds the meta page while it
-//! locks another page, so the two cannot deadlock. Two heavyweight
-//! page locks on otherwise unused lock tags coordinate with vacuum, as pgvector does:
-//! inserts hold [`UPDATE_LOCK`] in share mode while they work, scans hold [`SCAN_LOCK`] in share
-//! mode from their first tuple to their end. Vacuum marks dead elements, then takes and releases
+//! `upper_version` in the same WAL record (see [`upper`]), and nothing holds the meta page
+//! while it locks another page; vacuum's free pass (an element and its neighbour tuple on two
+//! pages) and an insert reusing a run of empty pages for an out-of-line vector hold several
+//! element pages, always taken in block order. So no two backends can wait on each other.
+//! Two heavyweight page locks on otherwise unused lock tags coordinate with vacuum, as pgvector
+//! does: inserts hold [`UPDATE_LOCK`] in share mode while they work, scans hold [`SCAN_LOCK`]
+//! in share mode from their first tuple to their end. Vacuum marks dead elements, then takes and releases
 //! both locks in exclusive mode: after that no insert can link to a dead element and no scan
 //! still holds one, so the graph can be repaired and the space freed for reuse. Vacuum's free
 //! pass holds a third, [`FREE_LOCK`], in exclusive mode, and `vecx_index_check` holds it in

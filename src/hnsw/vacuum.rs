@@ -383,7 +383,8 @@ fn free(g: &PageGraph, deleted: &HashSet<Tid>, orphans: &[u32]) {
     }
     for (e, n) in two_pages {
         crate::am::vacuum_delay();
-        // Block order: the only place that holds two element pages at once.
+        // Block order, as every holder of several element pages takes them (inserts reusing a
+        // run of empty pages for a vector, `insert::empty_run`).
         let (lo, hi) = if e.block < n.block { (e, n) } else { (n, e) };
         let lo_buf = Buf::read(index, lo.block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
         let hi_buf = Buf::read(index, hi.block, pg_sys::BUFFER_LOCK_EXCLUSIVE);
