@@ -472,6 +472,12 @@ pub fn opaque_or_new(index: pg_sys::Relation, page: pg_sys::Page, blkno: u32) ->
     }
 }
 
+/// Whether `page` (block `blkno`) is an initialised vecx page of `page_type`; a never-initialised
+/// block is of no type (see [`opaque_or_new`]).
+pub fn is_type(index: pg_sys::Relation, page: pg_sys::Page, blkno: u32, page_type: u16) -> bool {
+    opaque_or_new(index, page, blkno).is_some_and(|o| o.page_type == page_type)
+}
+
 /// The opaque area of `page`, checked to be a vecx page.
 pub fn opaque(index: pg_sys::Relation, page: pg_sys::Page, blkno: u32) -> Opaque {
     // SAFETY: a page read through the buffer manager has a valid header; the special size is

@@ -300,9 +300,7 @@ impl PageGraph {
         for blk in 1..pages::nblocks(index) {
             pace();
             let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
-            if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
-                != Some(pages::PAGE_ELEMENTS)
-            {
+            if !pages::is_type(index, buf.page(), blk, pages::PAGE_ELEMENTS) {
                 continue;
             }
             for off in 1..=pages::max_offset(buf.page()) {

@@ -278,26 +278,26 @@ const EMPTY_PAGE_FREE: usize = (pages::CONTENTS_CAPACITY - 4) & !31;
 /// they are taken in block order, as vacuum takes its two, and inserts and scans hold at most
 /// one element page (and then the meta page) at a time.
 fn empty_run(index: pg_sys::Relation, count: usize) -> Option<Vec<Buf>> {
+    let count = count as u32;
+    // SAFETY (closure): FSM lookups on an open index.
+    let recorded_empty =
+        |blk: u32| unsafe { pg_sys::GetRecordedFreeSpace(index, blk) } >= EMPTY_PAGE_FREE;
     // The map is not told when an insert puts an element on a page it offered, so a few of its
     // offers may be stale; each one found stale is corrected before the next try.
-    (0..EMPTY_RUN_TRIES).find_map(|_| {
+    for _ in 0..EMPTY_RUN_TRIES {
         // SAFETY: FSM lookup on an open index.
         let hit = unsafe { pg_sys::GetPageWithFreeSpace(index, EMPTY_PAGE_FREE) };
         let nblocks = pages::nblocks(index);
         if hit == pg_sys::InvalidBlockNumber || hit == META_BLOCK || hit >= nblocks {
-            return Some(None);
+            return None;
         }
-        let count = count as u32;
-        // SAFETY (closure): FSM lookups on an open index.
-        let recorded_empty =
-            |blk: u32| unsafe { pg_sys::GetRecordedFreeSpace(index, blk) } >= EMPTY_PAGE_FREE;
-        let Some(start) = (hit.saturating_sub(count - 1).max(1)..=hit)
-            .find(|s| s + count <= nblocks && (*s..s + count).all(recorded_empty))
-        else {
-            return Some(None);
-        };
-        lock_empty_run(index, start, count).map(Some)
-    })?
+        let start = (hit.saturating_sub(count - 1).max(1)..=hit)
+            .find(|s| s + count <= nblocks && (*s..s + count).all(recorded_empty))?;
+        if let Some(bufs) = lock_empty_run(index, start, count) {
+            return Some(bufs);
+        }
+    }
+    None
 }
 
 /// Stale free space map offers [`empty_run`] corrects before it extends the index instead.
@@ -311,8 +311,7 @@ fn lock_empty_run(index: pg_sys::Relation, start: u32, count: u32) -> Option<Vec
     for blk in start..start + count {
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
         let page = buf.page();
-        let is_elements = pages::opaque_or_new(index, page, blk).map(|o| o.page_type)
-            == Some(pages::PAGE_ELEMENTS);
+        let is_elements = pages::is_type(index, page, blk, pages::PAGE_ELEMENTS);
         if !is_elements || (1..=pages::max_offset(page)).any(|off| pages::item(page, off).is_some())
         {
             let free = if is_elements {

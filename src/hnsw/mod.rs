@@ -21,10 +21,10 @@
 //! `upper_version` in the same WAL record (see [`upper`]), and nothing holds the meta page
 //! while it locks another page; vacuum's free pass (an element and its neighbour tuple on two
 //! pages) and an insert reusing a run of empty pages for an out-of-line vector hold several
-//! element pages, always taken in block order. So no two backends can wait on each other.
-//! Two heavyweight page locks on otherwise unused lock tags coordinate with vacuum, as pgvector
-//! does: inserts hold [`UPDATE_LOCK`] in share mode while they work, scans hold [`SCAN_LOCK`]
-//! in share mode from their first tuple to their end. Vacuum marks dead elements, then takes and releases
+//! element pages, always taken in block order. So no cycle of waits can form. Two heavyweight
+//! page locks on otherwise unused lock tags coordinate with vacuum, as pgvector does: inserts
+//! hold [`UPDATE_LOCK`] in share mode while they work, scans hold [`SCAN_LOCK`] in share mode
+//! from their first tuple to their end. Vacuum marks dead elements, then takes and releases
 //! both locks in exclusive mode: after that no insert can link to a dead element and no scan
 //! still holds one, so the graph can be repaired and the space freed for reuse. Vacuum's free
 //! pass holds a third, [`FREE_LOCK`], in exclusive mode, and `vecx_index_check` holds it in

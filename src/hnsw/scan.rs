@@ -328,9 +328,7 @@ fn exact(
     for blk in 1..pages::nblocks(g.index) {
         pgrx::check_for_interrupts!();
         let buf = Buf::read(g.index, blk, pg_sys::BUFFER_LOCK_SHARE);
-        if pages::opaque_or_new(g.index, buf.page(), blk).map(|o| o.page_type)
-            != Some(pages::PAGE_ELEMENTS)
-        {
+        if !pages::is_type(g.index, buf.page(), blk, pages::PAGE_ELEMENTS) {
             continue;
         }
         let mut paged: Vec<Tid> = Vec::new();

@@ -70,7 +70,8 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     let mut deleted: HashSet<Tid> = HashSet::new();
     let mut live = 0f64;
     let mut top_live: Option<(u8, Tid)> = None;
-    let mut vector_pages = BlockSet::new(nblocks);
+    // Vector pages by block number (what `orphan_vector_pages` checks).
+    let mut vector_pages = vec![false; nblocks as usize];
     for blk in 1..nblocks {
         crate::am::vacuum_delay();
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
@@ -89,7 +90,7 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
         match pages::opaque(index, buf.page(), blk).page_type {
             pages::PAGE_ELEMENTS => {}
             pages::PAGE_VECTOR => {
-                vector_pages.insert(blk);
+                vector_pages[blk as usize] = true;
                 continue;
             }
             _ => continue,
@@ -169,53 +170,28 @@ pub unsafe extern "C-unwind" fn ambulkdelete(
     stats
 }
 
-/// Block numbers below a bound, one bit each (a census of a whole index in a few kB).
-struct BlockSet(Vec<u64>);
-
-impl BlockSet {
-    fn new(nblocks: u32) -> BlockSet {
-        BlockSet(vec![0; (nblocks as usize).div_ceil(64)])
-    }
-    fn insert(&mut self, blk: u32) {
-        if let Some(w) = self.0.get_mut(blk as usize / 64) {
-            *w |= 1 << (blk % 64);
-        }
-    }
-    fn remove(&mut self, blk: u32) {
-        if let Some(w) = self.0.get_mut(blk as usize / 64) {
-            *w &= !(1 << (blk % 64));
-        }
-    }
-    fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
-    }
-    fn blocks(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().enumerate().flat_map(|(i, w)| {
-            (0..64)
-                .filter(move |b| w & (1 << b) != 0)
-                .map(move |b| (i * 64 + b) as u32)
-        })
-    }
-}
-
 /// Vector pages that pass 1 saw and that no element refers to now: left by a vacuum stopped
 /// between freeing an element and its vector pages, or by an insert stopped between writing its
 /// vector pages and its element. Called after pass 2: every insert that was writing a page pass
 /// 1 saw has finished, so its element, if it wrote one, is there to be found; later inserts
 /// write vector pages only on new blocks or on empty element pages (`write_chunks`), never on a
 /// page that is a vector page, and only this vacuum's free pass turns those into element pages.
-fn orphan_vector_pages(g: &PageGraph, mut seen: BlockSet) -> Vec<u32> {
-    if seen.is_empty() {
+fn orphan_vector_pages(g: &PageGraph, mut seen: Vec<bool>) -> Vec<u32> {
+    if !seen.contains(&true) {
         return Vec::new();
     }
     g.for_each_element(crate::am::vacuum_delay, |_, e| {
         if let VectorPlace::Pages(first) = e.vector {
-            for i in 0..format::chunk_count(g.dims) as u32 {
-                seen.remove(first + i);
+            for blk in first..first + format::chunk_count(g.dims) as u32 {
+                if let Some(s) = seen.get_mut(blk as usize) {
+                    *s = false;
+                }
             }
         }
     });
-    seen.blocks().collect()
+    (0..seen.len() as u32)
+        .filter(|&b| seen[b as usize])
+        .collect()
 }
 
 /// Rebuilds every live element's lists that mention a deleted element.
@@ -226,9 +202,7 @@ fn repair(g: &PageGraph, deleted: &HashSet<Tid>) {
         crate::am::vacuum_delay();
         let ids: Vec<Tid> = {
             let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_SHARE);
-            if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
-                != Some(pages::PAGE_ELEMENTS)
-            {
+            if !pages::is_type(index, buf.page(), blk, pages::PAGE_ELEMENTS) {
                 continue;
             }
             (1..=pages::max_offset(buf.page()))
@@ -404,9 +378,7 @@ fn free(g: &PageGraph, deleted: &HashSet<Tid>, orphans: &[u32]) {
     for blk in vector_pages {
         crate::am::vacuum_delay();
         let buf = Buf::read(index, blk, pg_sys::BUFFER_LOCK_EXCLUSIVE);
-        if pages::opaque_or_new(index, buf.page(), blk).map(|o| o.page_type)
-            != Some(pages::PAGE_VECTOR)
-        {
+        if !pages::is_type(index, buf.page(), blk, pages::PAGE_VECTOR) {
             continue;
         }
         // A whole page freed: it becomes an (empty) element page for reuse.
