@@ -116,9 +116,10 @@ CREATE OPERATOR CLASS vecx_cosine_ops FOR TYPE vecx USING vecx_ivfpq AS
 -- Introspection (both access methods) -------------------------------------------------------------
 CREATE FUNCTION vecx_index_stats(index regclass)
     RETURNS TABLE (rows bigint, levels integer, deleted bigint, pages bigint, bytes bigint,
-                   lists integer, min_list bigint, max_list bigint, imbalance double precision)
+                   lists integer, min_list bigint, max_list bigint, imbalance double precision,
+                   coded bigint)
     AS 'MODULE_PATHNAME', 'vecx_index_stats_wrapper' LANGUAGE C STRICT STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION vecx_index_stats(regclass) IS 'live rows, pages and bytes of a vecx index, with levels and deleted elements (vecx_hnsw) or list sizes and imbalance (vecx_ivfpq); requires SELECT on its table';
+COMMENT ON FUNCTION vecx_index_stats(regclass) IS 'live rows, pages and bytes of a vecx index, with levels, deleted elements and elements with a traversal code (vecx_hnsw) or list sizes and imbalance (vecx_ivfpq); requires SELECT on its table';
 CREATE FUNCTION vecx_index_check(index regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'vecx_index_check_wrapper' LANGUAGE C STRICT STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION vecx_index_check(regclass) IS 'verifies the structure of a vecx index: true, or an "index is corrupted" error naming the problem';

@@ -4,6 +4,9 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 /// Candidates kept by an HNSW search before results are returned (`vecx.hnsw_ef_search`).
 pub static HNSW_EF_SEARCH: GucSetting<i32> = GucSetting::<i32>::new(40);
+/// Whether `vecx_hnsw` searches drop neighbours by their traversal codes' lower bounds
+/// (`vecx.hnsw_traversal_codes`; the same results either way, see vecx-core's `hnsw::code`).
+pub static HNSW_TRAVERSAL_CODES: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Upper bound on index elements a scan examines (0 = no cap) (`vecx.max_scan_tuples`).
 pub static MAX_SCAN_TUPLES: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Lists a `vecx_ivfpq` scan probes first (`vecx.ivfpq_probes`; 0: twice the square root of the
@@ -22,6 +25,14 @@ pub fn register() {
         &HNSW_EF_SEARCH,
         1,
         1000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"vecx.hnsw_traversal_codes",
+        c"Whether vecx_hnsw searches use the 4-bit traversal codes stored with elements.",
+        c"A code bounds a neighbour's distance from below, so a search can drop it without reading its vector; results are the same either way. Off reads every vector (for comparisons).",
+        &HNSW_TRAVERSAL_CODES,
         GucContext::Userset,
         GucFlags::default(),
     );

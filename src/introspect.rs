@@ -24,6 +24,8 @@ pub struct Stats {
     pub min_list: Option<i64>,
     pub max_list: Option<i64>,
     pub imbalance: Option<f64>,
+    /// HNSW: elements with a traversal code (see vecx-core's `hnsw::code`).
+    pub coded: Option<i64>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -90,8 +92,8 @@ impl Drop for OpenIndex {
     }
 }
 
-/// Rows, pages and bytes of a vecx index, with HNSW levels and deleted elements or IVF-PQ list
-/// sizes.
+/// Rows, pages and bytes of a vecx index, with HNSW levels, deleted elements and elements with
+/// a traversal code, or IVF-PQ list sizes.
 #[pg_extern(sql = false)]
 #[allow(clippy::type_complexity)]
 fn vecx_index_stats(
@@ -108,6 +110,7 @@ fn vecx_index_stats(
         name!(min_list, Option<i64>),
         name!(max_list, Option<i64>),
         name!(imbalance, Option<f64>),
+        name!(coded, Option<i64>),
     ),
 > {
     let rel = OpenIndex::open(index);
@@ -125,6 +128,7 @@ fn vecx_index_stats(
         s.min_list,
         s.max_list,
         s.imbalance,
+        s.coded,
     ))
 }
 

@@ -357,7 +357,7 @@ impl Drop for SharedLock<'_> {
 /// line pointer is read without the page lock, and the item (up to 4 kB of it) is prefetched.
 /// A hint only; a line pointer another backend is changing at that moment yields a useless
 /// prefetch, never a wrong read, because nothing read here is used for anything else.
-pub fn prefetch_item(page: pg_sys::Page, offset: u16) {
+pub fn prefetch_item(page: pg_sys::Page, offset: u16, max: usize) {
     let lp_at = line_pointer_at(offset);
     if lp_at + size_of::<u32>() > pg_sys::BLCKSZ as usize {
         return;
@@ -377,7 +377,7 @@ pub fn prefetch_item(page: pg_sys::Page, offset: u16) {
     if off + len <= pg_sys::BLCKSZ as usize {
         vecx_core::distance::simd::prefetch_span(
             (page as *const u8).wrapping_add(off),
-            len.min(PREFETCH_ITEM_BYTES),
+            len.min(max),
         );
     }
 }
@@ -414,11 +414,11 @@ fn line_pointer_at(offset: u16) -> usize {
     PAGE_HEADER_BYTES + (offset.max(1) as usize - 1) * size_of::<pg_sys::ItemIdData>()
 }
 
-/// Bytes of an item [`prefetch_item`] asks for.
+/// Bytes of an item [`prefetch_item`] asks for when the caller will read all of it.
 /// (4 kB: all of a 784-d element; larger ones are asked for in part, since six whole 4 kB
 /// tuples already fill most of the L1 cache. Against the first 256 bytes only, as before:
 /// sift10k scans 1.21x, mnist10k 1.14x-1.20x, glove25 unchanged, in alternating loops.)
-const PREFETCH_ITEM_BYTES: usize = 4096;
+pub const PREFETCH_ITEM_BYTES: usize = 4096;
 
 /// Bytes of a page header (`SizeOfPageHeaderData`): where the line pointers start.
 const PAGE_HEADER_BYTES: usize = 24;

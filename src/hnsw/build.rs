@@ -38,6 +38,7 @@ use vecx_core::hnsw::format::{self, Meta, Tid};
 use vecx_core::hnsw::layout::{Layout, USABLE};
 use vecx_core::hnsw::memory::{build_parallel_in, bytes_per_element, MemGraph};
 use vecx_core::hnsw::{level_of, Params};
+use vecx_core::hnsw::code;
 use vecx_core::locality::{insertion_order, inverse, locality_order, permute_rows};
 
 use super::graph::metric_code;
@@ -301,12 +302,15 @@ fn write_pages(
     } else {
         0
     };
+    // Traversal codes where they cost no space (see vecx-core's `hnsw::code`).
+    let coded = code::wanted(graph.metric, dims, m);
+    let element_len = format::element_len(dims, coded);
     // Pass 1: where everything goes.
     let mut plan = Layout::new(1);
     let placed: Vec<(Tid, Tid)> = (0..n)
         .map(|i| {
             let p = plan.place(
-                format::element_len(dims),
+                element_len,
                 format::neighbors_len(graph.level(i as u32), m),
                 chunks,
             );
@@ -361,7 +365,7 @@ fn write_pages(
         let id = i as u32;
         let level = graph.level(id);
         let p = layout.place(
-            format::element_len(dims),
+            element_len,
             format::neighbors_len(level, m),
             chunks,
         );
@@ -391,6 +395,7 @@ fn write_pages(
             p.neighbors,
             vector,
             first_chunk,
+            coded.then(|| code::encode(vector)).as_deref(),
         );
         add(open_page(&page), &element, p.element);
         if p.new_page_for_neighbors {

@@ -4,6 +4,7 @@
 //! unchanged on disk-resident graphs.
 use pgrx::pg_sys;
 use vecx_core::distance::{Metric, Partial};
+use vecx_core::hnsw::code::{self, CodeQuery};
 use vecx_core::hnsw::format::{self, Element, Meta, Tid, VectorPlace};
 use vecx_core::hnsw::{GraphView, Params};
 
@@ -85,6 +86,12 @@ pub struct PageGraph {
     /// replaced tuple is then an element that vanished, treated as deleted (never returned, no
     /// neighbours, infinitely far), not corruption. `vecx_index_check` still checks pages.
     standby: bool,
+    /// Searches use traversal codes (vecx-core's `hnsw::code`): new elements get them and
+    /// `vecx.hnsw_traversal_codes` is on. Elements written before codes existed have none and
+    /// are compared exactly.
+    coded: bool,
+    /// The query's sums for code bounds, and the query (address, length) they are for.
+    code_query: std::cell::Cell<Option<(usize, usize, CodeQuery)>>,
 }
 
 /// An inline vector's bytes as floats where they lie, when they can be (4-byte aligned, on a
@@ -136,6 +143,8 @@ fn vanished() -> ElementInfo {
 impl PageGraph {
     pub fn open(index: pg_sys::Relation) -> PageGraph {
         let meta = read_meta(index);
+        let coded = crate::gucs::HNSW_TRAVERSAL_CODES.get()
+            && code::wanted(metric_of(index, meta.metric), meta.dims as usize, meta.m as usize);
         PageGraph {
             index,
             metric: metric_of(index, meta.metric),
@@ -152,6 +161,8 @@ impl PageGraph {
             recent: std::cell::RefCell::new(pages::RecentBuffers::take()),
             // SAFETY: a plain read of shared state.
             standby: unsafe { pg_sys::RecoveryInProgress() },
+            coded,
+            code_query: std::cell::Cell::new(None),
         }
     }
 
@@ -313,6 +324,51 @@ impl PageGraph {
         Partial::Done(self.distance(query, id) as f64)
     }
 
+    /// The code-bound sums of `query` (computed once per query: a scan passes the same slice
+    /// to every call).
+    fn code_query(&self, query: &[f32]) -> CodeQuery {
+        let key = (query.as_ptr() as usize, query.len());
+        match self.code_query.get() {
+            Some((at, len, cq)) if (at, len) == key => cq,
+            _ => {
+                let cq = CodeQuery::new(query);
+                self.code_query.set(Some((key.0, key.1, cq)));
+                cq
+            }
+        }
+    }
+
+    /// The first step of [`Self::pinned_partial`] for a search with a bound: element `id`'s
+    /// traversal code bounds its distance from below, and when that bound already exceeds
+    /// `bound` the element is settled (`Some`, a distance of at least `bound`, which is all the
+    /// search needs to drop it) without its vector being read. Otherwise `None`, with the
+    /// vector's cache lines on their way for the exact distance. Read under the pin alone as in
+    /// `pinned_partial` (locked on a standby).
+    fn pinned_bound(
+        &self,
+        query: &[f32],
+        cq: &CodeQuery,
+        bound: f32,
+        p: &pages::Pinned,
+        id: Tid,
+    ) -> Option<Partial> {
+        let _lock = self.standby.then(|| p.share());
+        let Some(e) = self.element(p.page(), id) else {
+            return Some(Partial::Done(f64::INFINITY));
+        };
+        let (Some(c), VectorPlace::Inline(bytes)) = (e.code, &e.vector) else {
+            return None;
+        };
+        let lower = code::l2_lower_bound(query, cq, c);
+        if lower > bound as f64 {
+            self.remember(id, &e);
+            // Above `bound` as an f32 too (the contract of `distances`).
+            return Some(Partial::Done((lower as f32).max(bound.next_up()) as f64));
+        }
+        vecx_core::distance::simd::prefetch_span(bytes.as_ptr(), bytes.len());
+        None
+    }
+
     /// Calls `f` with every element of the index and its TID, page by page under a share lock,
     /// calling `pace` before each page (vacuum's delay point, or an interrupt check). An
     /// undecodable element or an item of unknown kind on an element page is corruption.
@@ -447,8 +503,16 @@ impl GraphView for PageGraph {
     /// tuple, which otherwise come one after another for each neighbour (a third of a scan's
     /// time), overlap. Pins block no one (see `pages::Pinned`); no lock is held while another
     /// is taken.
-    fn distances(&self, query: &[f32], ids: &[Tid], _bound: f32, out: &mut Vec<f32>) {
+    fn distances(&self, query: &[f32], ids: &[Tid], bound: f32, out: &mut Vec<f32>) {
         out.clear();
+        // With a bound and codes, only the element header and code are loaded up front; a
+        // neighbour whose code does not settle it has its vector loaded next (`pinned_bound`).
+        let codes = (self.coded && bound.is_finite() && self.metric == Metric::L2)
+            .then(|| self.code_query(query));
+        let prefetch = match codes {
+            Some(_) => format::ELEMENT_HEADER_LEN + code::code_len(self.dims),
+            None => pages::PREFETCH_ITEM_BYTES,
+        };
         for batch in ids.chunks(PIN_BATCH) {
             // A local list: an ERROR unwinding from here releases every pin with it.
             let mut pinned: [Option<pages::Pinned>; PIN_BATCH] = Default::default();
@@ -472,14 +536,22 @@ impl GraphView for PageGraph {
                 *slot = Some(p);
             }
             for (p, id) in pinned.iter().flatten().zip(batch) {
-                pages::prefetch_item(p.page(), id.offset);
+                pages::prefetch_item(p.page(), id.offset, prefetch);
             }
             // Each distance's square root and division are left for after the batch: done under
             // the page lock, releasing it (an atomic operation) waited for them.
-            let mut partial = [Partial::Done(0.0); PIN_BATCH];
-            for ((p, &id), slot) in pinned.iter().flatten().zip(batch).zip(&mut partial) {
-                *slot = self.pinned_partial(query, p, id);
+            let mut partial = [None; PIN_BATCH];
+            if let Some(cq) = &codes {
+                for ((p, &id), slot) in pinned.iter().flatten().zip(batch).zip(&mut partial) {
+                    *slot = self.pinned_bound(query, cq, bound, p, id);
+                }
             }
+            for ((p, &id), slot) in pinned.iter().flatten().zip(batch).zip(&mut partial) {
+                if slot.is_none() {
+                    *slot = Some(self.pinned_partial(query, p, id));
+                }
+            }
+            let partial = partial.map(|d| d.unwrap_or(Partial::Done(0.0)));
             out.extend(partial[..batch.len()].iter().map(|d| d.finish() as f32));
         }
     }

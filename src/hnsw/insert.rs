@@ -114,6 +114,8 @@ fn place_element(g: &PageGraph, meta: &Meta, level: usize, heap: Tid, vector: &[
     } else {
         0
     };
+    let code = vecx_core::hnsw::code::wanted(g.metric, dims, g.params.m)
+        .then(|| vecx_core::hnsw::code::encode(vector));
     let element = format::encode_element(
         level as u8,
         format::STATE_LIVE,
@@ -121,6 +123,7 @@ fn place_element(g: &PageGraph, meta: &Meta, level: usize, heap: Tid, vector: &[
         Tid::INVALID,
         vector,
         first_chunk,
+        code.as_deref(),
     );
     let neighbors = format::encode_neighbors(level, g.params.m, &[]);
     let need = pages::maxalign(element.len()) + pages::maxalign(neighbors.len()) + 8;

@@ -3,7 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use pgrx::pg_sys;
-use vecx_core::hnsw::format::{self, Tid};
+use vecx_core::hnsw::code;
+use vecx_core::hnsw::format::{self, Tid, VectorPlace};
 
 use super::graph::PageGraph;
 use super::{PageLock, FREE_LOCK, UPDATE_LOCK};
@@ -13,26 +14,53 @@ use crate::pages::{self, corrupted};
 struct Census {
     elements: HashMap<Tid, (u8, u8, Tid)>, // level, state, neighbours
     pages: u32,
+    /// Elements with a traversal code.
+    coded: i64,
 }
 
-fn census(g: &PageGraph) -> Census {
+/// Every element's header; with `verify_codes`, every traversal code is also checked against
+/// the vector it was made from (a wrong code could make searches drop a near neighbour).
+fn census(g: &PageGraph, verify_codes: bool) -> Census {
     let pages = pages::nblocks(g.index);
     let mut elements = HashMap::new();
+    let mut coded = 0;
+    let mut floats = Vec::new();
     g.for_each_element(
         || {
             pgrx::check_for_interrupts!();
         },
         |id, e| {
             elements.insert(id, (e.level, e.state, e.neighbors));
+            let Some(c) = e.code else {
+                return;
+            };
+            coded += 1;
+            if let (true, VectorPlace::Inline(bytes)) = (verify_codes, &e.vector) {
+                floats.clear();
+                format::read_floats(bytes, &mut floats);
+                if code::encode(&floats) != c {
+                    corrupted(
+                        g.index,
+                        format!(
+                            "Element ({},{}) has a traversal code that does not match its vector.",
+                            id.block, id.offset
+                        ),
+                    );
+                }
+            }
         },
     );
-    Census { elements, pages }
+    Census {
+        elements,
+        pages,
+        coded,
+    }
 }
 
 /// Rows, levels, deleted elements and pages of a vecx_hnsw index.
 pub fn stats(index: pg_sys::Relation) -> Stats {
     let g = PageGraph::open(index);
-    let c = census(&g);
+    let c = census(&g, false);
     let rows = c
         .elements
         .values()
@@ -49,14 +77,15 @@ pub fn stats(index: pg_sys::Relation) -> Stats {
         levels: Some(levels),
         deleted,
         pages: c.pages as i64,
+        coded: Some(c.coded),
         ..Default::default()
     }
 }
 
 /// Verifies a vecx_hnsw index: the meta page, every element and neighbour tuple decodes, every
-/// live element's neighbour references point at elements that exist and reach that level, no
-/// list holds duplicates or self-references, and the entry point is a live element of the
-/// recorded level. Returns, or raises `index ... is corrupted` (XX002) naming the first problem.
+/// traversal code matches its element's vector, every live element's neighbour references
+/// point at elements that exist and reach that level, no list holds duplicates or
+/// self-references, and the entry point is a live element of the recorded level. Returns, or raises `index ... is corrupted` (XX002) naming the first problem.
 ///
 /// A deleted element's lists must decode, but their entries are not looked up: once vacuum has
 /// repaired the live lists nothing follows a deleted element's, and a vacuum stopped in its free
@@ -74,7 +103,7 @@ pub fn check(idx: pg_sys::Relation) {
     let _inserts = PageLock::acquire(idx, UPDATE_LOCK, pg_sys::ExclusiveLock);
     let _frees = PageLock::acquire(idx, FREE_LOCK, pg_sys::ShareLock);
     let g = PageGraph::open(idx);
-    let c = census(&g);
+    let c = census(&g, true);
     if g.meta.entry.is_valid() {
         match c.elements.get(&g.meta.entry) {
             Some((level, _, _)) if *level as u32 == g.meta.entry_level => {}

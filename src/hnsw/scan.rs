@@ -309,7 +309,7 @@ pub fn graph_window() -> GraphWindow {
 /// The most items (so the highest offset) a page of this graph can hold: the page's room over the
 /// smallest tuple it stores (an element or a layer-0 neighbour tuple) plus its line pointer.
 fn slots_per_page(g: &PageGraph) -> usize {
-    let smallest = pages::maxalign(format::element_len(g.dims))
+    let smallest = pages::maxalign(format::element_len(g.dims, false))
         .min(pages::maxalign(format::neighbors_len(0, g.params.m)));
     pages::CONTENTS_CAPACITY / (smallest + std::mem::size_of::<pg_sys::ItemIdData>())
 }

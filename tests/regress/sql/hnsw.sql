@@ -180,6 +180,32 @@ RESET maintenance_work_mem;
 SELECT vecx_index_check('untyped_idx'), (SELECT rows FROM vecx_index_stats('untyped_idx'));
 SELECT count(*) FROM (SELECT id FROM untyped ORDER BY v <-> array_fill(5::real, ARRAY[1024])::vecx LIMIT 25) s
   WHERE id % 97 = 5;
+-- Traversal codes: an L2 index of 384-d vectors, whose element pages leave room for them,
+-- stores a 4-bit code with every element, from the build and from later inserts; a cosine
+-- index stores none. A search drops a neighbour when its code's lower bound already exceeds
+-- the search's bound, so it returns exactly what it returns reading every vector (random
+-- vectors: distances crowd together, so a bound off by a few percent would change results).
+CREATE TABLE coded (id int, v vecx(384));
+INSERT INTO coded SELECT i, (SELECT array_agg((hashint4(i * 384 + d) % 1000)::real / 1000)
+  FROM generate_series(1, 384) d)::vecx FROM generate_series(1, 1500) i;
+CREATE INDEX coded_l2 ON coded USING vecx_hnsw (v vecx_l2_ops);
+CREATE INDEX coded_cos ON coded USING vecx_hnsw (v vecx_cosine_ops);
+INSERT INTO coded SELECT i, (SELECT array_agg((hashint4(i * 384 + d) % 1000)::real / 1000)
+  FROM generate_series(1, 384) d)::vecx FROM generate_series(1501, 1800) i;
+SELECT rows, coded FROM vecx_index_stats('coded_l2');
+SELECT rows, coded FROM vecx_index_stats('coded_cos');
+SELECT vecx_index_check('coded_l2');
+SET vecx.hnsw_ef_search = 20;
+CREATE TEMP TABLE with_codes AS SELECT q.id, ARRAY(SELECT c.id FROM coded c ORDER BY c.v <-> q.v LIMIT 20) ids
+  FROM coded q WHERE q.id % 30 = 0;
+SET vecx.hnsw_traversal_codes = off;
+CREATE TEMP TABLE without_codes AS SELECT q.id, ARRAY(SELECT c.id FROM coded c ORDER BY c.v <-> q.v LIMIT 20) ids
+  FROM coded q WHERE q.id % 30 = 0;
+RESET vecx.hnsw_traversal_codes;
+RESET vecx.hnsw_ef_search;
+SELECT count(*) AS queries, count(*) FILTER (WHERE a.ids = b.ids) AS same_rows,
+       count(*) FILTER (WHERE a.ids[1] = a.id) >= 57 AS found_themselves
+  FROM with_codes a JOIN without_codes b USING (id);
 RESET enable_seqscan;
 SELECT err($$SELECT vecx_index_stats('h')$$);
-DROP TABLE h, hq, centres, exact, exact2, approx, e, u, big, huge, same, untyped;
+DROP TABLE h, hq, centres, exact, exact2, approx, e, u, big, huge, same, untyped, coded;

@@ -156,3 +156,37 @@ pub fn norm(a: &[f32]) -> f64 {
 
 #[cfg(test)]
 mod tests;
+
+/// The 4-bit code of dimension `i` in codes packed sixteen dimensions to eight bytes: byte `k`
+/// of block `j` holds dimension `16j + k` in its low half and `16j + 8 + k` in its high half
+/// (so that one 8-byte load widens into two lanes of eight).
+#[inline]
+pub fn nibble_at(codes: &[u8], i: usize) -> u8 {
+    let (block, k) = (i / 16, i % 16);
+    let byte = codes[block * 8 + k % 8];
+    if k < 8 {
+        byte & 15
+    } else {
+        byte >> 4
+    }
+}
+
+/// Bytes of [`nibble_at`]'s packing for `dims` codes: eight per sixteen dimensions (the last
+/// block padded with zeros).
+pub fn nibbles_len(dims: usize) -> usize {
+    dims.div_ceil(16) * 8
+}
+
+/// `sum q[i] * c[i]` for 4-bit codes `c` packed as [`nibble_at`] reads them (`codes` holds at
+/// least [`nibbles_len`]`(q.len())` bytes). Accumulated in f32: see [`dot_nibbles_error`].
+pub fn dot_nibbles(q: &[f32], codes: &[u8]) -> f64 {
+    assert!(codes.len() >= nibbles_len(q.len()));
+    simd::dot_nibbles(q, codes)
+}
+
+/// A bound on the rounding error of [`dot_nibbles`] for a query whose absolute values add up to
+/// `abs_sum` over `dims` dimensions: each product of a float and a code below 16 is exact in
+/// f32 up to one rounding, and each lane adds at most `dims / 8 + 1` of them.
+pub fn dot_nibbles_error(dims: usize, abs_sum: f64) -> f64 {
+    (dims as f64 / 8.0 + 2.0) * 2.0 * f32::EPSILON as f64 * 15.0 * abs_sum
+}

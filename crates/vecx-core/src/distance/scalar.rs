@@ -32,3 +32,11 @@ pub fn l1(a: &[f32], b: &[f32]) -> f64 {
         .map(|(x, y)| (*x as f64 - *y as f64).abs())
         .sum()
 }
+
+/// Sum of `q[i] * c[i]` over 4-bit codes packed as [`super::nibble_at`] reads them.
+pub fn dot_nibbles(q: &[f32], codes: &[u8]) -> f64 {
+    q.iter()
+        .enumerate()
+        .map(|(i, x)| *x as f64 * super::nibble_at(codes, i) as f64)
+        .sum()
+}

@@ -88,6 +88,18 @@ pub fn l2_squared_until(a: &[f32], b: &[f32], bound: f64) -> Option<f64> {
     None
 }
 
+/// [`super::dot_nibbles`]: [`fma::dot_nibbles`] on CPUs with AVX2 and FMA, else the scalar
+/// reference.
+#[inline]
+pub fn dot_nibbles(q: &[f32], codes: &[u8]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if fma::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked); the caller checked the codes' length.
+        return unsafe { fma::dot_nibbles(q, codes) };
+    }
+    scalar::dot_nibbles(q, codes)
+}
+
 /// Inner product: [`fma::dot_sum`] on CPUs with AVX2 and FMA, else simsimd.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f64 {
@@ -608,6 +620,38 @@ pub mod fma {
                 .sum();
             total(&s) + tail
         }
+    }
+
+    /// Sum of `q[i] * c[i]` over 4-bit codes packed as `distance::nibble_at` reads them:
+    /// per block of sixteen dimensions, one 8-byte load widened to eight 32-bit lanes, whose
+    /// low and high halves multiply the block's first and second eight query values.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA; `codes` holds at least `nibbles_len(q.len())` bytes.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_nibbles(q: &[f32], codes: &[u8]) -> f64 {
+        let n = q.len();
+        let (pq, pc) = (q.as_ptr(), codes.as_ptr());
+        let mut acc = [_mm256_setzero_ps(); 2];
+        let low = _mm256_set1_epi32(15);
+        let mut i = 0;
+        // SAFETY (every load below): `i + 16 <= n` for the query's two 8-float loads, and the
+        // block's 8 code bytes lie within `codes` (the caller's promise); unaligned loads.
+        unsafe {
+            while i + 16 <= n {
+                let bytes = _mm_loadl_epi64(pc.add(i / 2) as *const __m128i);
+                let wide = _mm256_cvtepu8_epi32(bytes);
+                let lo = _mm256_cvtepi32_ps(_mm256_and_si256(wide, low));
+                let hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(wide, 4));
+                acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pq.add(i)), lo, acc[0]);
+                acc[1] = _mm256_fmadd_ps(_mm256_loadu_ps(pq.add(i + 8)), hi, acc[1]);
+                i += 16;
+            }
+        }
+        let tail: f64 = (i..n)
+            .map(|d| q[d] as f64 * super::super::nibble_at(codes, d) as f64)
+            .sum();
+        lanes(_mm256_add_ps(acc[0], acc[1])) + tail
     }
 
     /// Sum of a * b over the common length, blocked like [`l2_sum`].

@@ -7,8 +7,9 @@
 //!   parameters, entry point, counters);
 //! * **element pages**: items of two kinds, usually side by side on the same page:
 //!   - an **element tuple** ([`Element`]): level, state (live / deleted / free), the heap TID of
-//!     its row, the TID of its neighbour tuple, and the vector inline (or, above
-//!     [`INLINE_MAX_DIMS`] dimensions, the first block of its vector pages);
+//!     its row, the TID of its neighbour tuple, optionally a traversal code (`super::code`),
+//!     and the vector inline (or, above [`INLINE_MAX_DIMS`] dimensions, the first block of its
+//!     vector pages);
 //!   - a **neighbour tuple**: fixed capacity `2M` slots for layer 0 then `M` per upper layer,
 //!     so it is always rewritten in place; each slot is an index TID packed into 6 bytes;
 //! * **vector pages**, for vectors too large to sit in an element tuple: consecutive pages, each
@@ -206,22 +207,32 @@ pub struct Element<'a> {
     pub heap: Tid,
     pub neighbors: Tid,
     pub dims: u16,
+    /// The traversal code (`super::code`), when the element has one.
+    pub code: Option<&'a [u8]>,
     pub vector: VectorPlace<'a>,
 }
 
 pub const ELEMENT_HEADER_LEN: usize = 4 + TID_LEN + TID_LEN + 4;
 
-/// Size of an element tuple for `dims` dimensions.
-pub fn element_len(dims: usize) -> usize {
+/// Flag bits of an element tuple's fourth byte: the vector is inline; a traversal code precedes
+/// it.
+const FLAG_INLINE: u8 = 1;
+const FLAG_CODE: u8 = 2;
+
+/// Size of an element tuple for `dims` dimensions, with or without a traversal code (inline
+/// vectors only).
+pub fn element_len(dims: usize, coded: bool) -> usize {
     if dims <= INLINE_MAX_DIMS {
-        ELEMENT_HEADER_LEN + 4 * dims
+        let code = if coded { super::code::code_len(dims) } else { 0 };
+        ELEMENT_HEADER_LEN + code + 4 * dims
     } else {
         ELEMENT_HEADER_LEN + 4
     }
 }
 
-/// Encodes an element tuple. `vector` is used when it fits inline; otherwise `pages` (the first
-/// vector page) is recorded.
+/// Encodes an element tuple. `vector` is used when it fits inline, after `code` if there is
+/// one (`super::code::encode` of `vector`); otherwise `pages` (the first vector page) is
+/// recorded and `code` must be `None`.
 pub fn encode_element(
     level: u8,
     state: u8,
@@ -229,14 +240,21 @@ pub fn encode_element(
     neighbors: Tid,
     vector: &[f32],
     pages: u32,
+    code: Option<&[u8]>,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(element_len(vector.len()));
     let inline = vector.len() <= INLINE_MAX_DIMS;
-    out.extend_from_slice(&[KIND_ELEMENT, level, state, inline as u8]);
+    let code = code.filter(|_| inline);
+    let mut out = Vec::with_capacity(element_len(vector.len(), code.is_some()));
+    let flags = if inline { FLAG_INLINE } else { 0 } | if code.is_some() { FLAG_CODE } else { 0 };
+    out.extend_from_slice(&[KIND_ELEMENT, level, state, flags]);
     heap.put(&mut out);
     neighbors.put(&mut out);
     out.extend_from_slice(&(vector.len() as u16).to_le_bytes());
     out.extend_from_slice(&[0, 0]);
+    if let Some(code) = code {
+        debug_assert_eq!(code.len(), super::code::code_len(vector.len()));
+        out.extend_from_slice(code);
+    }
     if inline {
         for v in vector {
             out.extend_from_slice(&v.to_le_bytes());
@@ -255,27 +273,37 @@ pub fn decode_element(b: &[u8], dims: usize) -> Result<Element<'_>, FormatError>
             b.len()
         ));
     }
-    let (level, state, inline) = (b[1], b[2], b[3]);
-    if level as usize > super::MAX_LEVEL || state > STATE_DELETED || inline > 1 {
+    let (level, state, flags) = (b[1], b[2], b[3]);
+    let (inline, coded) = (flags & FLAG_INLINE != 0, flags & FLAG_CODE != 0);
+    if level as usize > super::MAX_LEVEL
+        || state > STATE_DELETED
+        || flags > FLAG_INLINE | FLAG_CODE
+        || (coded && !inline)
+    {
         return err(format!(
             "element tuple header out of range (level {level}, state {state})"
         ));
     }
     let stored_dims = u16::from_le_bytes([b[20], b[21]]);
-    if stored_dims as usize != dims || (inline == 1) != (dims <= INLINE_MAX_DIMS) {
+    if stored_dims as usize != dims || inline != (dims <= INLINE_MAX_DIMS) {
         return err(format!(
             "element tuple has {stored_dims} dimensions, index has {dims}"
         ));
     }
-    if b.len() != element_len(dims) {
+    if b.len() != element_len(dims, coded) {
         return err(format!(
             "element tuple is {} bytes, expected {}",
             b.len(),
-            element_len(dims)
+            element_len(dims, coded)
         ));
     }
-    let body = &b[ELEMENT_HEADER_LEN..];
-    let vector = if inline == 1 {
+    let mut body = &b[ELEMENT_HEADER_LEN..];
+    let code = coded.then(|| {
+        let (code, rest) = body.split_at(super::code::code_len(dims));
+        body = rest;
+        code
+    });
+    let vector = if inline {
         VectorPlace::Inline(body)
     } else {
         VectorPlace::Pages(u32_at(body, 0))
@@ -286,6 +314,7 @@ pub fn decode_element(b: &[u8], dims: usize) -> Result<Element<'_>, FormatError>
         heap: Tid::get(&b[4..12]),
         neighbors: Tid::get(&b[12..20]),
         dims: stored_dims,
+        code,
         vector,
     })
 }
@@ -541,8 +570,10 @@ mod tests {
             },
             &v,
             0,
+            None,
         );
         let e = decode_element(&b, 16).unwrap();
+        assert_eq!(e.code, None);
         assert_eq!((e.level, e.heap.block, e.neighbors.offset), (2, 5, 1));
         let VectorPlace::Inline(bytes) = e.vector else {
             panic!("inline expected")
@@ -551,7 +582,7 @@ mod tests {
         read_floats(bytes, &mut back);
         assert_eq!(back, v);
         let big = vec![1.5f32; 5000];
-        let b = encode_element(0, STATE_LIVE, Tid::default(), Tid::default(), &big, 42);
+        let b = encode_element(0, STATE_LIVE, Tid::default(), Tid::default(), &big, 42, None);
         assert_eq!(
             decode_element(&b, 5000).unwrap().vector,
             VectorPlace::Pages(42)
@@ -562,6 +593,34 @@ mod tests {
             decode_chunk(&encode_chunk(&big, i), 5000, i, &mut out).unwrap();
         }
         assert_eq!(out, big);
+    }
+
+    #[test]
+    fn element_with_a_code_round_trips() {
+        let v: Vec<f32> = (0..200).map(|i| (i as f32 * 0.37).sin()).collect();
+        let code = super::super::code::encode(&v);
+        let heap = Tid {
+            block: 3,
+            offset: 4,
+        };
+        let b = encode_element(1, STATE_LIVE, heap, Tid::default(), &v, 0, Some(&code));
+        assert_eq!(b.len(), element_len(200, true));
+        let e = decode_element(&b, 200).unwrap();
+        assert_eq!((e.level, e.heap, e.code), (1, heap, Some(&code[..])));
+        let VectorPlace::Inline(bytes) = e.vector else {
+            panic!("inline expected")
+        };
+        let mut back = Vec::new();
+        read_floats(bytes, &mut back);
+        assert_eq!(back, v);
+        // A code flag on a tuple without the code's bytes is a length error, not a misread.
+        let mut short = encode_element(1, STATE_LIVE, heap, Tid::default(), &v, 0, None);
+        short[3] |= 2;
+        assert!(decode_element(&short, 200).is_err());
+        // Out-of-line vectors never carry one.
+        let big = vec![0.5f32; 3000];
+        let b = encode_element(0, STATE_LIVE, heap, Tid::default(), &big, 7, Some(&code));
+        assert_eq!(decode_element(&b, 3000).unwrap().code, None);
     }
 
     #[test]
@@ -600,7 +659,7 @@ mod tests {
         #[test]
         fn flipped_bytes_are_detected_or_harmless(flip in 0usize..60, bit in 0u8..8) {
             let v: Vec<f32> = (0..8).map(|i| i as f32).collect();
-            let mut b = encode_element(1, STATE_LIVE, Tid { block: 1, offset: 1 }, Tid { block: 1, offset: 2 }, &v, 0);
+            let mut b = encode_element(1, STATE_LIVE, Tid { block: 1, offset: 1 }, Tid { block: 1, offset: 2 }, &v, 0, Some(&super::super::code::encode(&v)));
             let i = flip % b.len();
             b[i] ^= 1 << bit;
             let _ = decode_element(&b, 8);

@@ -28,6 +28,7 @@
 //! | [`visited`] | Algorithm 2's `v` | the set of elements a search has reached |
 use std::cmp::Ordering;
 
+pub mod code;
 pub mod connect;
 pub mod format;
 pub mod fxhash;

@@ -17,6 +17,11 @@ pub struct LayerSearch<I> {
     pub discovered: Vec<Scored<I>>,
     /// The elements whose neighbours were read.
     pub expanded: Vec<I>,
+    /// Discovered elements whose distance is only a lower bound: found when the search already
+    /// had `ef` results, no closer than the furthest of them, so the graph was free to stop
+    /// computing there (see `GraphView::distances`). None of them is among `best`; a
+    /// continuation computes their exact distances before it orders them.
+    pub inexact: Vec<I>,
 }
 
 impl<I: Copy + Eq + std::hash::Hash> LayerSearch<I> {
@@ -65,6 +70,7 @@ pub fn search_layer_state<G: GraphView>(
     let mut neighbors = Vec::new();
     let mut dists = Vec::new();
     // Sized for a continuation's record of a typical search (see `stream::VISITS_PER_EF`).
+    let mut inexact = Vec::new();
     let (mut discovered, mut expanded) = if record {
         (
             Vec::with_capacity(ef * super::stream::VISITS_PER_EF),
@@ -101,11 +107,11 @@ pub fn search_layer_state<G: GraphView>(
         }
         // The unvisited neighbours, marked visited, their distances computed all at once.
         super::visited::keep_unvisited(&mut neighbors, visited);
-        // Without a record, a neighbour at least as far as the furthest kept result (once there
-        // are `ef`) is dropped whatever its exact distance, so the graph may stop computing it
-        // there. A record keeps every distance, so it needs them exact.
+        // A neighbour at least as far as the furthest kept result (once there are `ef`) is
+        // dropped whatever its exact distance, so the graph may stop computing it there; a
+        // record notes which distances may be only lower bounds.
         let bound = match best.peek() {
-            Some(f) if !record && best.len() >= ef => f.dist,
+            Some(f) if best.len() >= ef => f.dist,
             _ => f32::INFINITY,
         };
         g.distances(query, &neighbors, bound, &mut dists);
@@ -113,6 +119,9 @@ pub fn search_layer_state<G: GraphView>(
             let s = Scored { dist: d, id: n };
             if record {
                 discovered.push(s);
+                if d > bound {
+                    inexact.push(n);
+                }
             }
             let furthest = best.peek().map_or(f32::INFINITY, |f| f.dist);
             if best.len() < ef || d < furthest {
@@ -128,6 +137,7 @@ pub fn search_layer_state<G: GraphView>(
         best: best.into_sorted_vec(),
         discovered,
         expanded,
+        inexact,
     }
 }
 

@@ -44,6 +44,8 @@ pub enum Next<I> {
 struct Pending<I> {
     discovered: Vec<Scored<I>>,
     expanded: Vec<I>,
+    /// Discovered elements with only a lower bound for a distance (see `LayerSearch::inexact`).
+    inexact: Vec<I>,
 }
 
 pub struct Stream<I, V = HashSet<I>> {
@@ -131,6 +133,7 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug, V: VisitedSet<I>> S
             pending: Some(Pending {
                 discovered: layer.discovered,
                 expanded: layer.expanded,
+                inexact: layer.inexact,
             }),
             yielded: Vec::new(),
             candidates: BinaryHeap::new(),
@@ -142,15 +145,29 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug, V: VisitedSet<I>> S
     }
 
     /// Moves what [`Stream::start`] left pending into the heaps: the frontier as candidates,
-    /// every discovered element not yet yielded as a result.
-    pub(super) fn fill_heaps(&mut self) {
+    /// every discovered element not yet yielded as a result, each with its exact distance (the
+    /// window search may have settled some with a lower bound: they are computed now).
+    pub(super) fn fill_heaps<G: GraphView<Id = I>>(&mut self, g: &G, query: &[f32]) {
         let Some(Pending {
-            discovered,
+            mut discovered,
             expanded,
+            inexact,
         }) = self.pending.take()
         else {
             return;
         };
+        if !inexact.is_empty() {
+            let ids: Vec<I> = inexact.into_iter().collect::<HashSet<I>>().into_iter().collect();
+            g.distances(query, &ids, f32::INFINITY, &mut self.dists);
+            self.computed += ids.len();
+            let exact: super::fxhash::FxHashMap<I, f32> =
+                ids.into_iter().zip(self.dists.iter().copied()).collect();
+            for s in &mut discovered {
+                if let Some(&d) = exact.get(&s.id) {
+                    s.dist = d;
+                }
+            }
+        }
         let frontier = LayerSearch::frontier(&discovered, &expanded);
         // `discovered` holds everything, the best already yielded from `ready` included.
         let yielded: HashSet<I> = self.yielded.drain(..).collect();
@@ -173,7 +190,7 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug, V: VisitedSet<I>> S
                     self.last = r.dist;
                     return Some(Next::InOrder(r));
                 }
-                _ => self.fill_heaps(),
+                _ => self.fill_heaps(g, query),
             }
         }
         loop {

@@ -237,7 +237,7 @@ fn stream_defers_its_heaps_without_changing_what_it_yields() {
         let q = &queries[qi * dim..(qi + 1) * dim];
         let mut lazy = Stream::start(&g, q, entry, level, 20);
         let mut eager = Stream::start(&g, q, entry, level, 20);
-        eager.fill_heaps();
+        eager.fill_heaps(&g, q);
         let mut n = 0;
         loop {
             let (a, b) = (lazy.next(&g, q), eager.next(&g, q));
@@ -245,8 +245,8 @@ fn stream_defers_its_heaps_without_changing_what_it_yields() {
             let Some(Next::InOrder(s) | Next::Late(s)) = a else {
                 break;
             };
-            // Exact (the graph in memory would abandon L2 sums past a bound it is given; the
-            // window search gives none while it keeps a record for the continuation).
+            // Exact, although the window search lets the graph in memory abandon L2 sums past
+            // its bound: the continuation computes those distances again before it orders them.
             assert_eq!(s.dist, g.distance(q, s.id), "query {qi}, result {n}");
             n += 1;
         }
