@@ -40,14 +40,11 @@ pub fn code_len(dims: usize) -> usize {
 
 /// The code of `v` (finite values, as the type guarantees).
 pub fn encode(v: &[f32]) -> Vec<u8> {
-    let lo = v.iter().copied().fold(f32::INFINITY, f32::min);
-    let hi = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let (lo, step) = if v.is_empty() || !(hi > lo) {
-        (if v.is_empty() { 0.0 } else { lo }, 0.0f32)
-    } else {
-        let step = ((hi as f64 - lo as f64) / 15.0) as f32;
-        (lo, if step.is_finite() && step > 0.0 { step } else { 0.0 })
-    };
+    let lo = v.iter().copied().reduce(f32::min).unwrap_or(0.0);
+    let hi = v.iter().copied().reduce(f32::max).unwrap_or(0.0);
+    // A constant vector (or one whose range underflows) is all code 0, exactly `lo`.
+    let step = ((hi as f64 - lo as f64) / 15.0) as f32;
+    let step = if step.is_finite() && step > 0.0 { step } else { 0.0 };
     let mut packed = vec![0u8; distance::nibbles_len(v.len())];
     let (mut residual, mut sum_c, mut sum_c2) = (0f64, 0f64, 0f64);
     for (i, &x) in v.iter().enumerate() {
