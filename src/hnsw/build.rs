@@ -395,7 +395,10 @@ fn write_pages(
             p.neighbors,
             vector,
             first_chunk,
-            coded.then(|| code::encode(vector)).as_deref(),
+            coded
+                .then(|| code::encode_for(graph.metric, vector))
+                .flatten()
+                .as_deref(),
         );
         add(open_page(&page), &element, p.element);
         if p.new_page_for_neighbors {

@@ -213,14 +213,15 @@ impl PageGraph {
         }
         self.check_block(id);
         // Through the buffer the block was last found in: a scan asks for the header of an
-        // element it returns, whose page it has just read.
+        // element it returns, whose page it has just read. Under the pin alone on a primary,
+        // as in `pinned_partial`.
         let pinned = self.pin(id.block);
-        let buf = pinned.share();
+        let _lock = self.standby.then(|| pinned.share());
         // Not cached here: an insert's search caches the headers as it computes distances
         // (`remember`); the other callers (a scan returning rows, vacuum, checks) read each
         // element once or few times, and caching them would grow the cache to the whole index
         // in a long filtered scan.
-        match self.element(buf.page(), id) {
+        match self.element(pinned.page(), id) {
             Some(e) => header(&e),
             None => vanished(),
         }
@@ -305,7 +306,9 @@ impl PageGraph {
     /// - a writer's `GenericXLogFinish` copies the page's new image over the buffer, every
     ///   unchanged byte with its own value, so each byte of this tuple reads as it was; the
     ///   state byte, written alone, reads as either state, as it could a moment later under
-    ///   the lock (a scan reads the state again, locked, before it returns a row: `info`).
+    ///   the lock (vacuum marks an element deleted only once its heap row is dead, so a row
+    ///   returned on a state read a moment early is one the executor's visibility check
+    ///   discards, as it would a moment later).
     ///
     /// On a hot standby, replaying a VACUUM can free an element a scan still holds (see
     /// `standby`), so there the element is read under the lock, as before.
@@ -359,7 +362,7 @@ impl PageGraph {
         let (Some(c), VectorPlace::Inline(bytes)) = (e.code, &e.vector) else {
             return None;
         };
-        let lower = code::l2_lower_bound(query, cq, c);
+        let lower = code::lower_bound(self.metric, query, cq, c);
         if lower > bound as f64 {
             self.remember(id, &e);
             // Above `bound` as an f32 too (the contract of `distances`).
@@ -495,20 +498,27 @@ impl GraphView for PageGraph {
             .unwrap_or(f32::INFINITY)
     }
 
+    /// With traversal codes, a neighbour a code settles gets a lower bound (`pinned_bound`).
+    fn bounds_distances(&self) -> bool {
+        self.coded
+    }
+
     /// In batches of [`PIN_BATCH`]: starts loading the buffer descriptor and line pointer of
     /// every element's page where it was last found (`pages::prefetch_buffer`), pins every
     /// element's page and starts loading its line pointers (again: the page may have moved),
-    /// then (line pointers now at hand) starts loading every element tuple, and only then locks
-    /// each page in turn and compares. The cache misses of a page header and of a
-    /// tuple, which otherwise come one after another for each neighbour (a third of a scan's
-    /// time), overlap. Pins block no one (see `pages::Pinned`); no lock is held while another
-    /// is taken.
+    /// then (line pointers now at hand) starts loading every element tuple (with traversal
+    /// codes and a bound, only its header and code: `pinned_bound` settles most neighbours
+    /// from those and loads the vectors of the rest), and only then reads each element and
+    /// compares (under the pin alone on a primary: `pinned_partial`). The cache misses of a
+    /// page header and of a tuple, which otherwise come one after another for each neighbour
+    /// (a third of a scan's time), overlap. Pins block no one (see `pages::Pinned`).
     fn distances(&self, query: &[f32], ids: &[Tid], bound: f32, out: &mut Vec<f32>) {
         out.clear();
         // With a bound and codes, only the element header and code are loaded up front; a
         // neighbour whose code does not settle it has its vector loaded next (`pinned_bound`).
-        let codes = (self.coded && bound.is_finite() && self.metric == Metric::L2)
-            .then(|| self.code_query(query));
+        let codes = (self.coded && bound.is_finite())
+            .then(|| self.code_query(query))
+            .filter(|cq| cq.usable(self.metric));
         let prefetch = match codes {
             Some(_) => format::ELEMENT_HEADER_LEN + code::code_len(self.dims),
             None => pages::PREFETCH_ITEM_BYTES,

@@ -115,7 +115,8 @@ fn place_element(g: &PageGraph, meta: &Meta, level: usize, heap: Tid, vector: &[
         0
     };
     let code = vecx_core::hnsw::code::wanted(g.metric, dims, g.params.m)
-        .then(|| vecx_core::hnsw::code::encode(vector));
+        .then(|| vecx_core::hnsw::code::encode_for(g.metric, vector))
+        .flatten();
     let element = format::encode_element(
         level as u8,
         format::STATE_LIVE,

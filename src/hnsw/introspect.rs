@@ -38,7 +38,7 @@ fn census(g: &PageGraph, verify_codes: bool) -> Census {
             if let (true, VectorPlace::Inline(bytes)) = (verify_codes, &e.vector) {
                 floats.clear();
                 format::read_floats(bytes, &mut floats);
-                if code::encode(&floats) != c {
+                if code::encode_for(g.metric, &floats).as_deref() != Some(c) {
                     corrupted(
                         g.index,
                         format!(

@@ -180,31 +180,42 @@ RESET maintenance_work_mem;
 SELECT vecx_index_check('untyped_idx'), (SELECT rows FROM vecx_index_stats('untyped_idx'));
 SELECT count(*) FROM (SELECT id FROM untyped ORDER BY v <-> array_fill(5::real, ARRAY[1024])::vecx LIMIT 25) s
   WHERE id % 97 = 5;
--- Traversal codes: an L2 index of 384-d vectors, whose element pages leave room for them,
--- stores a 4-bit code with every element, from the build and from later inserts; a cosine
--- index stores none. A search drops a neighbour when its code's lower bound already exceeds
--- the search's bound, so it returns exactly what it returns reading every vector (random
--- vectors: distances crowd together, so a bound off by a few percent would change results).
+-- Traversal codes: where element pages leave room for them (384-d here), indexes store a
+-- 4-bit code with every element, from the build and from later inserts: L2, inner product
+-- and cosine (not for a zero vector, whose cosine distance is NaN); L1 indexes none. A search
+-- drops a neighbour when its code's lower bound already exceeds the search's bound, so it
+-- returns exactly what it returns reading every vector (random vectors: distances crowd
+-- together, so a bound off by a few percent would change results).
 CREATE TABLE coded (id int, v vecx(384));
 INSERT INTO coded SELECT i, (SELECT array_agg((hashint4(i * 384 + d) % 1000)::real / 1000)
   FROM generate_series(1, 384) d)::vecx FROM generate_series(1, 1500) i;
 CREATE INDEX coded_l2 ON coded USING vecx_hnsw (v vecx_l2_ops);
+CREATE INDEX coded_ip ON coded USING vecx_hnsw (v vecx_ip_ops);
 CREATE INDEX coded_cos ON coded USING vecx_hnsw (v vecx_cosine_ops);
+CREATE INDEX coded_l1 ON coded USING vecx_hnsw (v vecx_l1_ops);
 INSERT INTO coded SELECT i, (SELECT array_agg((hashint4(i * 384 + d) % 1000)::real / 1000)
   FROM generate_series(1, 384) d)::vecx FROM generate_series(1501, 1800) i;
-SELECT rows, coded FROM vecx_index_stats('coded_l2');
-SELECT rows, coded FROM vecx_index_stats('coded_cos');
-SELECT vecx_index_check('coded_l2');
+INSERT INTO coded VALUES (0, array_fill(0::real, ARRAY[384])::vecx);
+SELECT i AS index, s.rows, s.coded, vecx_index_check(i)
+  FROM unnest('{coded_l2,coded_ip,coded_cos,coded_l1}'::regclass[]) i, vecx_index_stats(i) s;
 SET vecx.hnsw_ef_search = 20;
-CREATE TEMP TABLE with_codes AS SELECT q.id, ARRAY(SELECT c.id FROM coded c ORDER BY c.v <-> q.v LIMIT 20) ids
-  FROM coded q WHERE q.id % 30 = 0;
+CREATE TEMP TABLE with_codes AS SELECT q.id,
+    ARRAY(SELECT c.id FROM coded c ORDER BY c.v <-> q.v LIMIT 20) l2,
+    ARRAY(SELECT c.id FROM coded c ORDER BY c.v <#> q.v LIMIT 20) ip,
+    ARRAY(SELECT c.id FROM coded c ORDER BY c.v <=> q.v LIMIT 20) cos
+  FROM coded q WHERE q.id % 30 = 0 AND q.id > 0;
 SET vecx.hnsw_traversal_codes = off;
-CREATE TEMP TABLE without_codes AS SELECT q.id, ARRAY(SELECT c.id FROM coded c ORDER BY c.v <-> q.v LIMIT 20) ids
-  FROM coded q WHERE q.id % 30 = 0;
+CREATE TEMP TABLE without_codes AS SELECT q.id,
+    ARRAY(SELECT c.id FROM coded c ORDER BY c.v <-> q.v LIMIT 20) l2,
+    ARRAY(SELECT c.id FROM coded c ORDER BY c.v <#> q.v LIMIT 20) ip,
+    ARRAY(SELECT c.id FROM coded c ORDER BY c.v <=> q.v LIMIT 20) cos
+  FROM coded q WHERE q.id % 30 = 0 AND q.id > 0;
 RESET vecx.hnsw_traversal_codes;
 RESET vecx.hnsw_ef_search;
-SELECT count(*) AS queries, count(*) FILTER (WHERE a.ids = b.ids) AS same_rows,
-       count(*) FILTER (WHERE a.ids[1] = a.id) >= 57 AS found_themselves
+SELECT count(*) AS queries, count(*) FILTER (WHERE a.l2 = b.l2) AS same_l2,
+       count(*) FILTER (WHERE a.ip = b.ip) AS same_ip, count(*) FILTER (WHERE a.cos = b.cos) AS same_cos,
+       count(*) FILTER (WHERE a.l2[1] = a.id) >= 57 AS l2_found_themselves,
+       count(*) FILTER (WHERE a.cos[1] = a.id) >= 57 AS cos_found_themselves
   FROM with_codes a JOIN without_codes b USING (id);
 RESET enable_seqscan;
 SELECT err($$SELECT vecx_index_stats('h')$$);

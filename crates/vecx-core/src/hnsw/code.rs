@@ -12,18 +12,25 @@
 //! them keeps (up to float rounding at a tie), so recall is unchanged.
 //!
 //! **Encoding.** Per vector: `lo` and `hi` its smallest and largest values, `step = (hi - lo) /
-//! 15`, `c_i = round((x_i - lo) / step)`, so `x̂_i = lo + step c_i`. Then
-//! `|q - x̂|² = Σq² - 2 lo Σq + D lo² - 2 step (Σ q_i c_i - lo Σc) + step² Σc²`: per query two sums,
-//! per vector three stored numbers, and per distance one product of the query with the codes
+//! 15`, `c_i = round((x_i - lo) / step)`, so `x̂_i = lo + step c_i`. Then `q·x̂ = lo Σq + step Σ q_i
+//! c_i` and `|q - x̂|² = Σq² - 2 q·x̂ + D lo² + 2 lo step Σc + step² Σc²`: per query two sums, per
+//! vector three stored numbers, and per distance one product of the query with the codes
 //! (`distance::dot_nibbles`). The residual `ε` is computed in f64 against exactly that `x̂` and
 //! stored rounded up.
 //!
-//! **Where.** Codes are written only where they cost no space: vectors stored inline, on an
-//! L2 index, whose element pages hold as many elements with a code as without (the room a page
-//! leaves after its last element, which is large for big vectors: 1,416 bytes per page of two
-//! 784-dimension elements). Each element tuple says whether it has one, so an index can mix
-//! them (elements written before codes existed have none).
-use crate::distance;
+//! **Metrics.** L2: `|q - x| >= |q - x̂| - ε`. Inner product (distance `-q·x`): `q·x <= q·x̂ +
+//! |q| ε`. Cosine (distance `1 - q·x / (|q| |x|)`): the code is of `x / |x|`, and `q·x / (|q| |x|)
+//! <= q·x̂ / |q| + ε`; a zero vector gets no code (its distance is NaN) and a zero query uses
+//! none. L1 indexes get no codes. Each bound gives up a relative 1e-5 besides, more than the
+//! rounding of the exact kernels, so that a code never drops a neighbour the exact distance
+//! would keep.
+//!
+//! **Where.** Codes are written only where they cost no space: vectors stored inline whose
+//! element pages hold as many elements with a code as without (the room a page leaves after its
+//! last element, which is large for big vectors: 1,416 bytes per page of two 784-dimension
+//! elements). Each element tuple says whether it has one, so an index can mix them (elements
+//! written before codes existed have none).
+use crate::distance::{self, Metric};
 
 /// Bytes before the packed codes: `lo`, `step`, `ε`, `Σc`, `Σc²`, as little-endian f32 (the two
 /// sums are integers below 2^24, exact in f32).
@@ -36,6 +43,22 @@ pub const CODE_MIN_DIMS: usize = 128;
 /// Bytes of the code of a `dims`-dimension vector.
 pub fn code_len(dims: usize) -> usize {
     CODE_HEADER_LEN + distance::nibbles_len(dims)
+}
+
+/// The code of `v` for an index of `metric`: of `v` itself (L2, inner product) or of `v / |v|`
+/// (cosine); `None` where there is none (L1, or a zero vector under cosine).
+pub fn encode_for(metric: Metric, v: &[f32]) -> Option<Vec<u8>> {
+    match metric {
+        Metric::L2 | Metric::InnerProduct => Some(encode(v)),
+        Metric::Cosine => {
+            let norm = v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+            (norm > 0.0 && norm.is_finite()).then(|| {
+                let unit: Vec<f32> = v.iter().map(|&x| (x as f64 / norm) as f32).collect();
+                encode(&unit)
+            })
+        }
+        Metric::L1 => None,
+    }
 }
 
 /// The code of `v` (finite values, as the type guarantees).
@@ -79,6 +102,12 @@ pub struct CodeQuery {
 }
 
 impl CodeQuery {
+    /// Whether codes can bound distances from this query under `metric` (not for a zero query
+    /// under cosine, whose distances are all NaN).
+    pub fn usable(&self, metric: Metric) -> bool {
+        metric != Metric::L1 && (metric != Metric::Cosine || self.sum_sq > 0.0)
+    }
+
     pub fn new(q: &[f32]) -> CodeQuery {
         let (mut sum, mut sum_sq, mut abs_sum) = (0f64, 0f64, 0f64);
         for &x in q {
@@ -99,26 +128,41 @@ fn f32_at(b: &[u8], at: usize) -> f64 {
     f32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as f64
 }
 
-/// A lower bound on the L2 distance from `q` (with `cq = CodeQuery::new(q)`) to the vector
-/// `code` encodes; `code` is `code_len(q.len())` bytes (the caller checked). Every rounding on
-/// the way is accounted for: the bound never exceeds the exact distance.
-pub fn l2_lower_bound(q: &[f32], cq: &CodeQuery, code: &[u8]) -> f64 {
+/// Relative margin every bound gives up (see the module comment).
+const MARGIN: f64 = 1e-5;
+
+/// A lower bound on `metric.distance(q, x)` for the vector `x` that `code` (from
+/// [`encode_for`]) encodes, with `cq = CodeQuery::new(q)` usable for `metric`; `code` is
+/// `code_len(q.len())` bytes (the caller checked). Every rounding on the way is accounted for:
+/// the bound never exceeds the exact distance.
+pub fn lower_bound(metric: Metric, q: &[f32], cq: &CodeQuery, code: &[u8]) -> f64 {
     let (lo, step, eps) = (f32_at(code, 0), f32_at(code, 4), f32_at(code, 8));
     let (sum_c, sum_c2) = (f32_at(code, 12), f32_at(code, 16));
     let dims = q.len() as f64;
     let dot = distance::dot_nibbles(q, &code[CODE_HEADER_LEN..]);
-    let d2 = cq.sum_sq - 2.0 * lo * cq.sum + dims * lo * lo - 2.0 * step * (dot - lo * sum_c)
-        + step * step * sum_c2;
-    // The f32 product's error, and f64 cancellation across terms as large as these.
-    let magnitude = cq.sum_sq
-        + 2.0 * (lo * cq.sum).abs()
-        + dims * lo * lo
-        + 2.0 * (step * dot).abs()
-        + 2.0 * (step * lo * sum_c).abs()
-        + step * step * sum_c2;
-    let slack = 2.0 * step.abs() * distance::dot_nibbles_error(q.len(), cq.abs_sum)
-        + 1e-12 * magnitude;
-    ((d2 - slack).max(0.0).sqrt() - eps).max(0.0)
+    // q·x̂, and a bound on its error: the f32 product's, and f64 rounding of terms this large.
+    let qx = lo * cq.sum + step * dot;
+    let qx_err = step.abs() * distance::dot_nibbles_error(q.len(), cq.abs_sum)
+        + 1e-12 * ((lo * cq.sum).abs() + (step * dot).abs());
+    let q_norm = cq.sum_sq.sqrt();
+    match metric {
+        Metric::L2 => {
+            let x2 = dims * lo * lo + 2.0 * lo * step * sum_c + step * step * sum_c2;
+            let d2 = cq.sum_sq - 2.0 * qx + x2;
+            let slack = 2.0 * qx_err + 1e-12 * (cq.sum_sq + 2.0 * qx.abs() + x2.abs());
+            (((d2 - slack).max(0.0).sqrt() - eps) * (1.0 - MARGIN)).max(0.0)
+        }
+        Metric::InnerProduct => {
+            let upper = qx + qx_err + q_norm * eps;
+            -upper - MARGIN * (upper.abs() + q_norm * eps)
+        }
+        Metric::Cosine => {
+            // The code is of x / |x|: cos(q, x) <= q·x̂ / |q| + ε.
+            let upper = (qx + qx_err) / q_norm + eps;
+            ((1.0 - upper) - MARGIN * (1.0 + upper.abs())).max(0.0)
+        }
+        Metric::L1 => f64::NEG_INFINITY,
+    }
 }
 
 /// Whether an element page holds as many `dims`-dimension level-0 elements (with neighbour
@@ -136,10 +180,10 @@ pub fn codes_fit(dims: usize, neighbors_len: usize) -> bool {
     per_page(plain) > 0 && per_page(plain) == per_page(coded)
 }
 
-/// Whether new elements of an index get codes: L2 indexes (the bound above is for L2) whose
-/// elements fit as many to a page with codes as without ([`codes_fit`]).
-pub fn wanted(metric: distance::Metric, dims: usize, m: usize) -> bool {
-    metric == distance::Metric::L2 && codes_fit(dims, super::format::neighbors_len(0, m))
+/// Whether new elements of an index get codes: every metric but L1, where elements fit as many
+/// to a page with codes as without ([`codes_fit`]).
+pub fn wanted(metric: Metric, dims: usize, m: usize) -> bool {
+    metric != Metric::L1 && codes_fit(dims, super::format::neighbors_len(0, m))
 }
 
 #[cfg(test)]
@@ -153,38 +197,74 @@ mod tests {
             .collect()
     }
 
-    /// The bound never exceeds the exact distance, on shapes that stress it: tiny and huge
-    /// magnitudes, offsets far from zero, constant vectors, sparse vectors, odd lengths.
+    /// The bound never exceeds the exact distance (the kernel's), for every metric with codes,
+    /// on shapes that stress it: tiny and huge magnitudes, offsets far from zero, constant
+    /// vectors, sparse vectors, odd lengths.
     #[test]
     fn the_lower_bound_never_exceeds_the_distance() {
         let mut rng = Rng::new(7);
+        let metrics = [Metric::L2, Metric::InnerProduct, Metric::Cosine];
+        let check = |metric: Metric, q: &[f32], x: &[f32]| {
+            let Some(code) = encode_for(metric, x) else {
+                return;
+            };
+            assert_eq!(code.len(), code_len(x.len()));
+            let cq = CodeQuery::new(q);
+            if !cq.usable(metric) {
+                return;
+            }
+            let lb = lower_bound(metric, q, &cq, &code);
+            let exact = metric.distance(q, x);
+            assert!(lb <= exact, "{metric:?} dims {}: {lb} > {exact}", x.len());
+        };
         for &dims in &[1usize, 15, 16, 17, 128, 784, 1000, 1900] {
             for &(scale, offset) in &[(1.0f32, 0.0f32), (1e-6, 0.0), (1e6, 0.0), (1.0, 1e4), (255.0, 127.0)] {
                 for _ in 0..20 {
                     let x = random(&mut rng, dims, scale, offset);
                     let q = random(&mut rng, dims, scale, offset);
-                    let code = encode(&x);
-                    assert_eq!(code.len(), code_len(dims));
-                    let lb = l2_lower_bound(&q, &CodeQuery::new(&q), &code);
-                    let exact = crate::distance::scalar::l2_squared(&q, &x).sqrt();
-                    assert!(lb <= exact * (1.0 + 1e-9) + 1e-30, "dims {dims} scale {scale}: {lb} > {exact}");
-                    // And is close: within twice the residual of the truth.
-                    let self_lb = l2_lower_bound(&x, &CodeQuery::new(&x), &code);
-                    assert!(self_lb <= 1e-3 * (scale as f64 + offset.abs() as f64) * (dims as f64).sqrt(), "{self_lb}");
+                    for metric in metrics {
+                        check(metric, &q, &x);
+                        check(metric, &x, &x);
+                    }
                 }
             }
-            // Constant and sparse vectors.
             let constant = vec![3.25f32; dims];
+            let zero = vec![0f32; dims];
             let mut sparse = vec![0f32; dims];
             sparse[dims / 2] = 255.0;
-            for x in [&constant, &sparse] {
-                let code = encode(x);
-                for q in [&constant, &sparse] {
-                    let lb = l2_lower_bound(q, &CodeQuery::new(q), &code);
-                    let exact = crate::distance::scalar::l2_squared(q, x).sqrt();
-                    assert!(lb <= exact * (1.0 + 1e-9) + 1e-30, "{lb} > {exact}");
+            for x in [&constant, &sparse, &zero] {
+                for q in [&constant, &sparse, &zero] {
+                    for metric in metrics {
+                        check(metric, q, x);
+                    }
                 }
             }
+        }
+        assert!(encode_for(Metric::Cosine, &[0.0; 200]).is_none());
+        assert!(encode_for(Metric::L1, &[1.0; 200]).is_none());
+        assert!(!CodeQuery::new(&[0.0; 200]).usable(Metric::Cosine));
+    }
+
+    /// Near its own vector the bound is near zero, and on normalised embeddings it is within a
+    /// few hundredths of the cosine distance: tight enough to drop most neighbours.
+    #[test]
+    fn the_bounds_are_close() {
+        let mut rng = Rng::new(5);
+        for _ in 0..20 {
+            let x = random(&mut rng, 768, 1.0, 0.0);
+            let q = random(&mut rng, 768, 1.0, 0.0);
+            let lb = lower_bound(Metric::L2, &x, &CodeQuery::new(&x), &encode(&x));
+            assert!(lb <= 1e-6, "{lb}");
+            let code = encode_for(Metric::Cosine, &x).unwrap();
+            let lb = lower_bound(Metric::Cosine, &q, &CodeQuery::new(&q), &code);
+            let exact = Metric::Cosine.distance(&q, &x);
+            assert!(lb <= exact && lb >= exact - 0.25, "{lb} vs {exact}");
+            // Inner product: within twice |q| times the residual (|q · (x - x̂)| <= |q| ε).
+            let code = encode(&x);
+            let lb = lower_bound(Metric::InnerProduct, &q, &CodeQuery::new(&q), &code);
+            let exact = Metric::InnerProduct.distance(&q, &x);
+            let slack = 2.0 * crate::distance::norm(&q) * f32_at(&code, 8) + 1e-3;
+            assert!(lb <= exact && lb >= exact - slack, "{lb} vs {exact}");
         }
     }
 
@@ -208,7 +288,7 @@ mod tests {
         };
         for _ in 0..20 {
             let (x, q) = (image(&mut rng), image(&mut rng));
-            let lb = l2_lower_bound(&q, &CodeQuery::new(&q), &encode(&x));
+            let lb = lower_bound(Metric::L2, &q, &CodeQuery::new(&q), &encode(&x));
             let exact = crate::distance::scalar::l2_squared(&q, &x).sqrt();
             assert!(lb <= exact && lb >= 0.9 * exact, "{lb} vs {exact}");
         }
@@ -239,7 +319,7 @@ mod tests {
         assert!(!codes_fit(128, neighbors_len(0, 16)));
         // Out-of-line vectors never get one.
         assert!(!codes_fit(4096, neighbors_len(0, 16)));
-        assert!(wanted(crate::distance::Metric::L2, 784, 16));
-        assert!(!wanted(crate::distance::Metric::Cosine, 784, 16));
+        assert!(wanted(Metric::L2, 784, 16) && wanted(Metric::Cosine, 784, 16));
+        assert!(!wanted(Metric::L1, 784, 16));
     }
 }

@@ -399,6 +399,11 @@ impl GraphView for MemGraph {
         self.compare(self.stored(a), self.stored(b))
     }
 
+    /// L2 sums stop past their bound (`compare_until`).
+    fn bounds_distances(&self) -> bool {
+        true
+    }
+
     fn distance_until(&self, query: &[f32], id: u32, bound: f32) -> f32 {
         self.compare_until(query, self.stored(id), bound)
     }

@@ -135,6 +135,13 @@ pub trait GraphView {
         self.distance(query, id)
     }
 
+    /// Whether [`Self::distances`] may return, above its bound, a value short of the exact
+    /// distance (a search that records every distance then notes which). The default, exact
+    /// `distance_until`, never does.
+    fn bounds_distances(&self) -> bool {
+        false
+    }
+
     /// The distances from `query` to each of `ids`, in order, into `out` (cleared first): what
     /// a search does with the unvisited neighbours of the element it expands. Each is exact when
     /// at most `bound` and otherwise above it (see [`Self::distance_until`]; pass infinity for

@@ -70,7 +70,14 @@ pub fn search_layer_state<G: GraphView>(
     let mut neighbors = Vec::new();
     let mut dists = Vec::new();
     // Sized for a continuation's record of a typical search (see `stream::VISITS_PER_EF`).
-    let mut inexact = Vec::new();
+    // A record needs to know which distances are only lower bounds: only from a graph that
+    // returns such (otherwise the record's distances are all exact and the bound is not passed).
+    let bounded = !record || g.bounds_distances();
+    let mut inexact = Vec::with_capacity(if record && bounded {
+        ef * super::stream::VISITS_PER_EF
+    } else {
+        0
+    });
     let (mut discovered, mut expanded) = if record {
         (
             Vec::with_capacity(ef * super::stream::VISITS_PER_EF),
@@ -109,9 +116,9 @@ pub fn search_layer_state<G: GraphView>(
         super::visited::keep_unvisited(&mut neighbors, visited);
         // A neighbour at least as far as the furthest kept result (once there are `ef`) is
         // dropped whatever its exact distance, so the graph may stop computing it there; a
-        // record notes which distances may be only lower bounds.
+        // record notes which distances may be only lower bounds (those above the bound).
         let bound = match best.peek() {
-            Some(f) if best.len() >= ef => f.dist,
+            Some(f) if bounded && best.len() >= ef => f.dist,
             _ => f32::INFINITY,
         };
         g.distances(query, &neighbors, bound, &mut dists);
