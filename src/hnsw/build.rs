@@ -302,8 +302,8 @@ fn write_pages(
     } else {
         0
     };
-    // Traversal codes where they cost no space (see vecx-core's `hnsw::code`).
-    let coded = code::wanted(graph.metric, dims, m);
+    // Traversal codes where the build decided on them (see vecx-core's `hnsw::code`).
+    let coded = meta.codes == 1;
     let element_len = format::element_len(dims, coded);
     // Pass 1: where everything goes.
     let mut plan = Layout::new(1);
@@ -450,6 +450,7 @@ fn empty_meta(dims: usize, metric: Metric, params: &Params, seed: u64) -> Meta {
         inserted: 0,
         insert_page: 0,
         upper_version: 0,
+        codes: 0,
     }
 }
 
@@ -548,10 +549,23 @@ pub unsafe extern "C-unwind" fn ambuild(
         Some((e, l)) => (Some(e), l),
         None => (None, 0),
     };
+    // Traversal codes where they cost no space and this graph says they pay.
+    let prune_rate = code::wanted(metric, dims, params.m)
+        .then(|| code::prune_rate(&graph, metric))
+        .flatten();
+    let codes = prune_rate.is_some_and(|r| r >= code::MIN_PRUNE_RATE);
+    if let Some(rate) = prune_rate {
+        pgrx::debug1!(
+            "vecx_hnsw build: traversal codes would settle {:.0}% of the neighbours a search drops; {}",
+            100.0 * rate,
+            if codes { "stored" } else { "not stored" }
+        );
+    }
     progress(pg_sys::PROGRESS_CREATEIDX_SUBPHASE, PHASE_WRITE);
     let meta = Meta {
         entry_level: entry_level as u32,
         inserted: n as u64,
+        codes: codes as u32,
         ..empty_meta(dims, metric, &params, seed)
     };
     let nblocks = write_pages(index, &graph, &state.tids, &meta, entry);

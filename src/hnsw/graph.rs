@@ -86,9 +86,9 @@ pub struct PageGraph {
     /// replaced tuple is then an element that vanished, treated as deleted (never returned, no
     /// neighbours, infinitely far), not corruption. `vecx_index_check` still checks pages.
     standby: bool,
-    /// Searches use traversal codes (vecx-core's `hnsw::code`): new elements get them and
-    /// `vecx.hnsw_traversal_codes` is on. Elements written before codes existed have none and
-    /// are compared exactly.
+    /// Searches use traversal codes (vecx-core's `hnsw::code`): the index has them (`Meta::codes`)
+    /// and `vecx.hnsw_traversal_codes` is on. Elements without one (written before codes
+    /// existed, or a zero vector under cosine) are compared exactly.
     coded: bool,
     /// The query's sums for code bounds, and the query (address, length) they are for.
     code_query: std::cell::Cell<Option<(usize, usize, CodeQuery)>>,
@@ -143,8 +143,7 @@ fn vanished() -> ElementInfo {
 impl PageGraph {
     pub fn open(index: pg_sys::Relation) -> PageGraph {
         let meta = read_meta(index);
-        let coded = crate::gucs::HNSW_TRAVERSAL_CODES.get()
-            && code::wanted(metric_of(index, meta.metric), meta.dims as usize, meta.m as usize);
+        let coded = crate::gucs::HNSW_TRAVERSAL_CODES.get() && meta.codes == 1;
         PageGraph {
             index,
             metric: metric_of(index, meta.metric),

@@ -114,7 +114,7 @@ fn place_element(g: &PageGraph, meta: &Meta, level: usize, heap: Tid, vector: &[
     } else {
         0
     };
-    let code = vecx_core::hnsw::code::wanted(g.metric, dims, g.params.m)
+    let code = (meta.codes == 1)
         .then(|| vecx_core::hnsw::code::encode_for(g.metric, vector))
         .flatten();
     let element = format::encode_element(

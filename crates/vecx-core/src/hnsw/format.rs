@@ -124,9 +124,13 @@ pub struct Meta {
     /// or above, so a backend's in-memory copy of the upper layers (`hnsw::upper`) can tell
     /// that it is stale. A reserved zero word before it had this use, so older indexes read 0.
     pub upper_version: u32,
+    /// 1: new elements get traversal codes and searches use them (`super::code`); 0: neither.
+    /// Decided when the index is built, from how often codes settle neighbours in its graph
+    /// (`super::code::prune_rate`). Past the end of older meta pages, which read 0.
+    pub codes: u32,
 }
 
-pub const META_LEN: usize = 4 * 8 + TID_LEN + 4 + 8 + 8;
+pub const META_LEN: usize = 4 * 8 + TID_LEN + 4 + 8 + 8 + 4;
 
 impl Meta {
     pub fn encode(&self) -> Vec<u8> {
@@ -147,6 +151,7 @@ impl Meta {
         out.extend_from_slice(&self.entry_level.to_le_bytes());
         out.extend_from_slice(&self.seed.to_le_bytes());
         out.extend_from_slice(&self.inserted.to_le_bytes());
+        out.extend_from_slice(&self.codes.to_le_bytes());
         debug_assert_eq!(out.len(), META_LEN);
         out
     }
@@ -173,6 +178,7 @@ impl Meta {
             inserted: u64_at(b, 52),
             insert_page: u32_at(b, 24),
             upper_version: u32_at(b, 28),
+            codes: u32_at(b, 60),
         };
         // dims 0: an index built empty on a column without a type modifier; the first insert
         // sets it.
@@ -181,6 +187,7 @@ impl Meta {
             || meta.metric > 3
             || meta.m < 2
             || meta.m > 100
+            || meta.codes > 1
         {
             return err(format!("meta page has impossible values {meta:?}"));
         }
@@ -547,6 +554,7 @@ mod tests {
             inserted: 1000,
             insert_page: 5,
             upper_version: 77,
+            codes: 1,
         };
         assert_eq!(Meta::decode(&m.encode()).unwrap(), m);
         let mut bad = m.encode();

@@ -822,3 +822,40 @@ fn upper_copy_budget_stop_and_gone_elements() {
     // Below its layers a copy has no lists.
     assert!(full.neighbors(entry, 0).is_empty());
 }
+
+/// The build's test for traversal codes: on glyph-like pixel data (ten shapes, shifted, values
+/// 0 or 100-255) codes settle most neighbours a search drops; on uniformly random vectors,
+/// whose distances crowd together, almost none, so such an index gets no codes.
+#[test]
+fn codes_pay_on_pixels_and_not_on_random_vectors() {
+    let (n, dim) = (1500, 384);
+    let mut rng = crate::rng::Rng::new(17);
+    let mut glyphs = Vec::with_capacity(n * dim);
+    for i in 0..n {
+        let (glyph, shift) = (i % 10, (i / 10) % 8);
+        for d in 0..dim {
+            let (row, col) = (d / 24, d % 24);
+            let on = col >= shift
+                && col - shift < 16
+                && crate::rng::Rng::new((glyph * 1000 + row * 16 + col - shift) as u64).next_u64()
+                    % 3
+                    == 0;
+            glyphs.push(if on { 100.0 + (rng.next_u64() % 156) as f32 } else { 0.0 });
+        }
+    }
+    let random: Vec<f32> = (0..n * dim)
+        .map(|_| (rng.next_u64() % 2000) as f32 / 1000.0 - 1.0)
+        .collect();
+    let params = Params {
+        m: 16,
+        ef_construction: 64,
+    };
+    for metric in [Metric::L2, Metric::Cosine, Metric::InnerProduct] {
+        let pixels = build_serial(glyphs.clone(), dim, metric, params);
+        let rate = crate::hnsw::code::prune_rate(&pixels, metric).unwrap();
+        assert!(rate >= 0.6, "{metric:?} pixels: {rate}");
+        let noise = build_serial(random.clone(), dim, metric, params);
+        let rate = crate::hnsw::code::prune_rate(&noise, metric).unwrap();
+        assert!(rate < crate::hnsw::code::MIN_PRUNE_RATE / 3.0, "{metric:?} random: {rate}");
+    }
+}
