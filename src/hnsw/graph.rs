@@ -165,6 +165,11 @@ impl PageGraph {
         }
     }
 
+    /// Blocks in the index when it was opened (or later, when a reference pointed beyond).
+    pub fn nblocks(&self) -> u32 {
+        self.nblocks.get()
+    }
+
     /// Turns on the header cache (see `infos`) for a graph opened for one insert, with room
     /// for the `expected` elements it will visit, so that it does not rehash as it goes.
     pub fn cache_headers(&self, expected: usize) {

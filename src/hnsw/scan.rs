@@ -26,6 +26,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use vecx_core::hnsw::format::{self, Tid, VectorPlace};
+use vecx_core::hnsw::fxhash::FxHashSet;
 use vecx_core::hnsw::stream::{Next, Stream, VISITS_PER_EF};
 use vecx_core::hnsw::visited::PageVisited;
 use vecx_core::hnsw::Scored;
@@ -50,7 +51,7 @@ struct ScanState {
     stream: Option<Stream<Tid, PageVisited>>,
     phase: Phase,
     /// Elements returned (or skipped as deleted) by the graph phase.
-    emitted: std::collections::HashSet<Tid>,
+    emitted: FxHashSet<Tid>,
     /// Exact-phase results, sorted descending (popped from the end).
     sweep: Vec<Scored<Tid>>,
     /// Held-back late elements, sorted descending once the late phase starts.
@@ -91,7 +92,7 @@ pub unsafe extern "C-unwind" fn ambeginscan(
             graph: None,
             stream: None,
             phase: Phase::Done,
-            emitted: std::collections::HashSet::new(),
+            emitted: FxHashSet::default(),
             sweep: Vec::new(),
             late: Vec::new(),
             examined: 0,
@@ -198,7 +199,7 @@ fn next_heap_tid(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
         check_dims(g.dims, query.len());
         let ef = graph_window().width;
         let visited = PageVisited::new(
-            pages::nblocks(index),
+            g.nblocks(),
             slots_per_page(&g),
             ef * VISITS_PER_EF,
         );
@@ -287,14 +288,14 @@ pub struct GraphWindow {
     /// Rows returned from the graph before the exact pass: `ef_search`, at least
     /// [`MIN_GRAPH_ROWS`].
     pub rows: usize,
-    /// Width of the layer-0 search that finds them: twice `ef_search`, at least one more than
+    /// Width of the layer-0 search that finds them: twice `ef_search`, at least
     /// [`MIN_GRAPH_ROWS`]. The best half of a search is far more accurate than its tail, and an
     /// element the graph misses inside the window is the one thing that can come out of order;
     /// below 10, `ef_search` narrows the search (a cheaper, less exact top 10) and the window
-    /// takes more of it, all but its furthest at 5 and below. (vecx-core's `Stream` yields the
-    /// search's best straight from its sorted list only while they are closer than its
-    /// furthest; the furthest itself needs the heaps that continue a search, which cost an
-    /// eighth of a narrow query.)
+    /// takes more of it, all of it at 5 and below, as pgvector's search of `ef_search = 10`
+    /// does. (vecx-core's `Stream` yields the search's best straight from its sorted list,
+    /// the furthest too unless another element ties with it, without the heaps that continue
+    /// a search, which cost an eighth of a narrow query.)
     pub width: usize,
 }
 
@@ -302,7 +303,7 @@ pub fn graph_window() -> GraphWindow {
     let ef = HNSW_EF_SEARCH.get().max(1) as usize;
     GraphWindow {
         rows: ef.max(MIN_GRAPH_ROWS),
-        width: (2 * ef).max(MIN_GRAPH_ROWS + 1),
+        width: (2 * ef).max(MIN_GRAPH_ROWS),
     }
 }
 
@@ -318,7 +319,7 @@ fn slots_per_page(g: &PageGraph) -> usize {
 /// popping). Those closer than the last graph-phase result (`last`) go to `late`.
 fn exact(
     g: &PageGraph,
-    emitted: &std::collections::HashSet<Tid>,
+    emitted: &FxHashSet<Tid>,
     last: f32,
     query: &[f32],
     late: &mut Vec<Scored<Tid>>,

@@ -55,6 +55,9 @@ pub struct Stream<I, V = HashSet<I>> {
     /// The furthest of the window search's best: every other element the window search
     /// discovered, expanded or not, is at least this far.
     bound: f32,
+    /// No other discovered element is exactly as far as the furthest of the best (no tie at
+    /// `bound`), so it too comes out of `ready` (see [`Stream::next`]).
+    furthest_alone: bool,
     /// The window search's frontier and the rest of what it discovered, not yet in the heaps.
     pending: Option<Pending<I>>,
     /// What was yielded from `ready`, to leave out of the results heap when it is built.
@@ -123,6 +126,7 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug, V: VisitedSet<I>> S
         // about 16 times `ef` elements) are only built if the caller reads that far, which an
         // unfiltered `LIMIT k` query never does.
         let bound = layer.best.last().map_or(f32::INFINITY, |s| s.dist);
+        let furthest_alone = layer.discovered.iter().filter(|s| s.dist == bound).count() == 1;
         let mut ready = layer.best;
         ready.reverse();
         Stream {
@@ -130,6 +134,7 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug, V: VisitedSet<I>> S
             visited,
             ready,
             bound,
+            furthest_alone,
             pending: Some(Pending {
                 discovered: layer.discovered,
                 expanded: layer.expanded,
@@ -183,8 +188,13 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug, V: VisitedSet<I>> S
     /// The next element, or `None` when the reachable graph is exhausted.
     pub fn next<G: GraphView<Id = I>>(&mut self, g: &G, query: &[f32]) -> Option<Next<I>> {
         if self.pending.is_some() {
+            // The furthest of the best too when nothing ties with it: the window search
+            // expanded every one of its best (it stopped at a candidate further than all of
+            // them), and everything else it found is further, so a window as wide as the rows
+            // wanted gives them all without the heaps.
+            let last = self.ready.len() == 1 && self.furthest_alone;
             match self.ready.last() {
-                Some(&r) if r.dist < self.bound => {
+                Some(&r) if r.dist < self.bound || last => {
                     self.ready.pop();
                     self.yielded.push(r.id);
                     self.last = r.dist;
