@@ -28,7 +28,10 @@
 //! both locks in exclusive mode: after that no insert can link to a dead element and no scan
 //! still holds one, so the graph can be repaired and the space freed for reuse. Vacuum's free
 //! pass holds a third, [`FREE_LOCK`], in exclusive mode, and `vecx_index_check` holds it in
-//! share mode.
+//! share mode. On a primary, searches read element tuples (header and vector, never neighbour
+//! lists) under a pin alone, without the content lock: what makes that sound is set out at
+//! `graph::PageGraph::pinned_partial` (an element never changes but for its state byte,
+//! tuples never move, and the waits above keep freed elements out of reach).
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
