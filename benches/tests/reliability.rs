@@ -20,11 +20,15 @@
 //!   index.
 //! * **Vacuum cancelled while freeing** (`vecx_hnsw`): the index checks and returns every row,
 //!   and delete-all/vacuum/reinsert cycles leave no page behind and do not grow the index.
+//! * **Vacuum never moves a live tuple** (`vecx_hnsw`): searches read element tuples under a
+//!   pin alone, so VACUUM must free items without moving the bytes of any other (read with
+//!   pageinspect before and after), and inserts must reuse the freed slots: cycles of deleting
+//!   half the rows at random, VACUUM and reinserting as many do not grow the index.
 //!
 //! They need PostgreSQL 15 with the current vecx build installed (`scripts/test.sh` installs it
 //! before running them). Run:
 //! `cargo test --release -p vecx-bench --test reliability -- --test-threads 1 --nocapture`.
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -1476,6 +1480,112 @@ fn hnsw_vacuum_cancelled_while_freeing_leaves_a_valid_index() {
         "only {mid_free} of 6 cancels landed inside the free pass: the test did not exercise it"
     );
     assert_no_crash(&c, "rel-vacuum-cancel");
+}
+
+/// Where each LP_NORMAL item of every page of `index` but the meta page lies:
+/// (block, offset) -> (lp_off, lp_len), parsed from pageinspect's `get_raw_page`.
+fn item_places(db: &mut Client, index: &str) -> BTreeMap<(i64, u16), (u32, u32)> {
+    let rows = db
+        .query(
+            &format!(
+                "SELECT b, get_raw_page('{index}', b) FROM generate_series(1::bigint, \
+                 pg_relation_size('{index}') / current_setting('block_size')::bigint - 1) b"
+            ),
+            &[],
+        )
+        .unwrap();
+    let mut places = BTreeMap::new();
+    for r in rows {
+        let (blk, page): (i64, Vec<u8>) = (r.get(0), r.get(1));
+        let lower = u16::from_le_bytes([page[12], page[13]]) as usize;
+        for (i, lp) in page[24..lower.max(24)].chunks_exact(4).enumerate() {
+            let w = u32::from_le_bytes([lp[0], lp[1], lp[2], lp[3]]);
+            let (off, flags, len) = (w & 0x7fff, (w >> 15) & 3, w >> 17);
+            if flags == 1 {
+                places.insert((blk, i as u16 + 1), (off, len));
+            }
+        }
+    }
+    places
+}
+
+#[test]
+fn hnsw_vacuum_never_moves_a_live_tuple_and_reuses_freed_slots() {
+    let c = cluster("rel-vacuum-slots", 55493, &[]);
+    let mut db = c.connect("postgres").unwrap();
+    db.batch_execute("CREATE EXTENSION pageinspect").unwrap();
+    let (table, index, rows) = ("h", "h_v", 6_000);
+    db.batch_execute(&format!(
+        "CREATE TABLE {table} (id int PRIMARY KEY, v vecx({DIM}))"
+    ))
+    .unwrap();
+    copy_rows(&mut db, table, 0..rows, 31, DIM);
+    db.batch_execute(&Am::Hnsw.create_sql(index, table))
+        .unwrap();
+    let size_sql = format!("SELECT pg_relation_size('{index}')");
+    let mut sizes = vec![db.query_one(&size_sql, &[]).unwrap().get::<_, i64>(0)];
+    let mut next_id = rows;
+    for cycle in 0..5 {
+        let label = format!("cycle {}", cycle + 1);
+        let before = item_places(&mut db, index);
+        // Half the rows at random (a different half each cycle), so every page keeps live
+        // tuples next to freed ones.
+        let deleted = db
+            .execute(
+                &format!(
+                    "DELETE FROM {table} WHERE hashint4(id + {}) & 1 = 0",
+                    1_000_003 * cycle
+                ),
+                &[],
+            )
+            .unwrap() as i32;
+        db.batch_execute(&format!("VACUUM {table}")).unwrap();
+        let after = item_places(&mut db, index);
+        let moved: Vec<_> = after
+            .iter()
+            .filter(|(k, place)| before.get(k).is_some_and(|b| b != *place))
+            .take(10)
+            .collect();
+        assert!(
+            moved.is_empty(),
+            "{label}: VACUUM moved live index tuples ((block, offset) -> (lp_off, lp_len)), first: {moved:?}"
+        );
+        let freed = before.len() - after.len();
+        assert!(
+            freed >= 2 * deleted as usize,
+            "{label}: {deleted} rows deleted but only {freed} index items freed"
+        );
+        check_index(&mut db, index);
+        copy_rows(
+            &mut db,
+            table,
+            next_id..next_id + deleted,
+            200 + cycle as u64,
+            DIM,
+        );
+        next_id += deleted;
+        check_index(&mut db, index);
+        let n = assert_index_complete(&mut db, table, index, &label);
+        assert_eq!(n, rows as usize, "{label}: rows in the table");
+        sizes.push(db.query_one(&size_sql, &[]).unwrap().get(0));
+        eprintln!(
+            "{label}: {deleted} rows deleted, {freed} items freed without moving the {} left, {deleted} reinserted; index {} bytes",
+            after.len(),
+            sizes.last().unwrap()
+        );
+    }
+    eprintln!(
+        "index bytes: built {}, after each delete-half/vacuum/reinsert cycle {:?}",
+        sizes[0],
+        &sizes[1..]
+    );
+    assert!(
+        sizes[5] as f64 <= sizes[1] as f64 * 1.10,
+        "the index grew from {} to {} bytes over delete-half/vacuum/reinsert cycles: freed slots are not reused",
+        sizes[1],
+        sizes[5]
+    );
+    assert_no_crash(&c, "rel-vacuum-slots");
 }
 
 // ---------------------------------------------------------------------------------------------

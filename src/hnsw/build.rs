@@ -33,12 +33,12 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, PgSqlErrorCode};
 use vecx_core::distance::Metric;
+use vecx_core::hnsw::code;
 use vecx_core::hnsw::connect::connect_islands;
 use vecx_core::hnsw::format::{self, Meta, Tid};
 use vecx_core::hnsw::layout::{Layout, USABLE};
 use vecx_core::hnsw::memory::{build_parallel_in, bytes_per_element, MemGraph};
 use vecx_core::hnsw::{level_of, Params};
-use vecx_core::hnsw::code;
 use vecx_core::locality::{insertion_order, inverse, locality_order, permute_rows};
 
 use super::graph::metric_code;
@@ -364,11 +364,7 @@ fn write_pages(
         }
         let id = i as u32;
         let level = graph.level(id);
-        let p = layout.place(
-            element_len,
-            format::neighbors_len(level, m),
-            chunks,
-        );
+        let p = layout.place(element_len, format::neighbors_len(level, m), chunks);
         let vector = &*graph.vector(id);
         let mut first_chunk = 0;
         if let Some((first, count)) = p.chunks {

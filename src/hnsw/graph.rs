@@ -301,9 +301,12 @@ impl PageGraph {
     ///   TID, neighbour-tuple TID and inline vector are written with it (the neighbour TID in
     ///   the same WAL record, `insert::add_pair`); neighbour lists, which do change in place,
     ///   are in another tuple and always read under the lock (`neighbors_into`);
-    /// - tuples never move: items are added from a page's free space and deleted without
-    ///   compaction (`PageIndexTupleDeleteNoCompact`), and a page is initialised afresh only
-    ///   when no item is left on it;
+    /// - no byte of a tuple that may be read ever moves: items are added from a page's free
+    ///   space or into a freed slot's own bytes, freed by marking their line pointer dead with
+    ///   its storage kept (`super::slots`; PostgreSQL's `PageIndexTupleDeleteNoCompact`, used
+    ///   here before, slides the tuples below the deleted one, and an insert read such a slid
+    ///   "element" in the soak test), and a page is initialised afresh only when no item is
+    ///   left on it;
     /// - the element is not freed while we may read it: vacuum frees only after waiting out
     ///   every scan and insert that began before its repair pass (see `super::vacuum`), and
     ///   ours holds a TID read from a list under the lock;

@@ -1,7 +1,8 @@
 //! INSERT into `vecx_hnsw` (Algorithm 1 of the HNSW paper, on pages).
 //!
 //! 1. The new element and an empty neighbour tuple are written side by side on a page with room
-//!    (the meta page's insert page, else a fresh block), in one Generic WAL record. Vectors above
+//!    (holes vacuum left on a page the free space map offers, see [`super::slots`], else the
+//!    meta page's insert page, else a fresh block), in one Generic WAL record. Vectors above
 //!    `INLINE_MAX_DIMS` first get their own vector pages (a run of empty pages vacuum freed,
 //!    else new ones at the end of the index). The element is now present but not yet
 //!    reachable.
@@ -28,7 +29,7 @@ use vecx_core::hnsw::{level_of, GraphView, Scored};
 
 use super::build::{check_dims, level_cap, level_key, write_meta_page};
 use super::graph::{read_meta, PageGraph, META_BLOCK};
-use super::{PageLock, UPDATE_LOCK};
+use super::{slots, PageLock, UPDATE_LOCK};
 use crate::pages::{self, corrupted, Buf, Wal};
 
 #[cfg(not(feature = "pg13"))]
@@ -128,10 +129,22 @@ fn place_element(g: &PageGraph, meta: &Meta, level: usize, heap: Tid, vector: &[
     );
     let neighbors = format::encode_neighbors(level, g.params.m, &[]);
     let need = pages::maxalign(element.len()) + pages::maxalign(neighbors.len()) + 8;
-    // Candidate pages: one the free space map knows (space freed by vacuum), then the insert page.
-    // SAFETY: FSM lookups on an open index.
-    let from_fsm = unsafe { pg_sys::GetPageWithFreeSpace(index, need) };
-    for candidate in [from_fsm, meta.insert_page] {
+    // Candidate pages: up to FSM_TRIES the free space map offers (space freed by vacuum; each
+    // one found wanting is recorded below what this insert needs, so the next offer is another
+    // page), then the insert page.
+    let mut fsm_tries = 0;
+    let mut candidates = std::iter::from_fn(|| {
+        if fsm_tries == FSM_TRIES {
+            return None;
+        }
+        fsm_tries += 1;
+        // SAFETY: FSM lookup on an open index.
+        let blk = unsafe { pg_sys::GetPageWithFreeSpace(index, need) };
+        (blk != pg_sys::InvalidBlockNumber).then_some(blk)
+    })
+    .fuse()
+    .chain(std::iter::once(meta.insert_page));
+    while let Some(candidate) = candidates.next() {
         if candidate == pg_sys::InvalidBlockNumber
             || candidate == META_BLOCK
             || candidate >= pages::nblocks(index)
@@ -140,9 +153,14 @@ fn place_element(g: &PageGraph, meta: &Meta, level: usize, heap: Tid, vector: &[
         }
         let buf = Buf::read(index, candidate, pg_sys::BUFFER_LOCK_EXCLUSIVE);
         let o = pages::opaque(index, buf.page(), candidate);
-        if o.page_type != pages::PAGE_ELEMENTS || pages::free_space(buf.page()) < need {
+        let page = buf.page();
+        if o.page_type != pages::PAGE_ELEMENTS
+            || !slots::fits(page, &[element.len(), neighbors.len()])
+        {
+            // What the page has, but less than this insert needed: holes of the wrong sizes
+            // (see `slots`) must not make the map offer the page for this size again.
             let free = if o.page_type == pages::PAGE_ELEMENTS {
-                pages::free_space(buf.page())
+                slots::reusable(page).min(need - 1)
             } else {
                 0
             };
@@ -171,6 +189,11 @@ fn place_element(g: &PageGraph, meta: &Meta, level: usize, heap: Tid, vector: &[
     id
 }
 
+/// Pages the free space map may offer one insert before it tries the insert page: an offer is
+/// stale or its holes the wrong sizes now and then (see `slots`), and an insert that gives up
+/// extends the index.
+const FSM_TRIES: usize = 8;
+
 /// Adds element + neighbour tuple to a locked page in one WAL record.
 fn add_pair(
     index: pg_sys::Relation,
@@ -185,10 +208,7 @@ fn add_pair(
     if new_page {
         pages::init_page(page, pages::PAGE_ELEMENTS);
     }
-    let (Some(e_off), Some(n_off)) = (
-        pages::add_item(page, element),
-        pages::add_item(page, neighbors),
-    ) else {
+    let Some(&[e_off, n_off]) = slots::place(page, &[element, neighbors]).as_deref() else {
         corrupted(
             index,
             format!("Block {blkno} reported free space it does not have."),
@@ -319,7 +339,7 @@ fn lock_empty_run(index: pg_sys::Relation, start: u32, count: u32) -> Option<Vec
         if !is_elements || (1..=pages::max_offset(page)).any(|off| pages::item(page, off).is_some())
         {
             let free = if is_elements {
-                pages::free_space(page)
+                slots::reusable(page)
             } else {
                 0
             };

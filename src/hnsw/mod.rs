@@ -12,6 +12,7 @@
 //! | [`vacuum`] | `ambulkdelete` (mark, wait, repair the graph, free), `amvacuumcleanup` |
 //! | [`cost`] | `amcostestimate` |
 //! | [`options`] | reloptions `m` and `ef_construction` |
+//! | [`slots`] | freeing tuples without moving any other byte, and reusing their space |
 //! | [`graph`] | `PageGraph`: vecx-core's `GraphView` over index pages |
 //! | [`upper`] | the backend's copies of the upper layers, for the descent scans start with |
 //! | [`introspect`] | `vecx_index_stats`, `vecx_index_check` |
@@ -31,7 +32,8 @@
 //! share mode. On a primary, searches read element tuples (header and vector, never neighbour
 //! lists) under a pin alone, without the content lock: what makes that sound is set out at
 //! `graph::PageGraph::pinned_partial` (an element never changes but for its state byte,
-//! tuples never move, and the waits above keep freed elements out of reach).
+//! no byte of a live tuple ever moves, see [`slots`], and the waits above keep freed
+//! elements out of reach).
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -42,6 +44,7 @@ pub mod insert;
 pub mod introspect;
 pub mod options;
 pub mod scan;
+pub mod slots;
 pub mod upper;
 pub mod vacuum;
 

@@ -198,11 +198,7 @@ fn next_heap_tid(scan: pg_sys::IndexScanDesc) -> Option<Tid> {
         }
         check_dims(g.dims, query.len());
         let ef = graph_window().width;
-        let visited = PageVisited::new(
-            g.nblocks(),
-            slots_per_page(&g),
-            ef * VISITS_PER_EF,
-        );
+        let visited = PageVisited::new(g.nblocks(), slots_per_page(&g), ef * VISITS_PER_EF);
         // The descent runs on this backend's copy of the upper layers when it has a current
         // one (see `super::upper`): the same seeds for layer 0, without the page reads.
         let upper = super::upper::for_scan(&g);

@@ -14,9 +14,11 @@
 //!    was deleted, the live element with the highest level replaces it.
 //! 4. **Free**: after waiting out inserts and scans once more (one started during the repair may
 //!    have read an old list or the old entry point), deleted elements, their neighbour tuples
-//!    and vector pages are removed (line pointers stay, so other TIDs do not move) and the
-//!    pages' free space goes into the free space map, where inserts find it: delete/reinsert
-//!    cycles reuse space instead of growing the index. A page left without items is initialised
+//!    and vector pages are freed without moving any other byte of their pages (line pointers
+//!    marked dead with their storage kept, see [`super::slots`]: searches read element tuples
+//!    under a pin alone) and the pages' free space, holes included, goes into the free space
+//!    map, where inserts find it and fill the holes in place: delete/reinsert cycles reuse
+//!    space instead of growing the index. A page left without items is initialised
 //!    afresh, so that a new out-of-line vector can take it whole.
 //!
 //! **Interrupted vacuums.** A crash, a cancel or an ERROR can stop the vacuum after any WAL
@@ -41,6 +43,7 @@ use vecx_core::hnsw::{GraphView, Scored};
 use super::build::write_meta_page;
 use super::graph::{PageGraph, META_BLOCK};
 use super::insert::write_lists;
+use super::slots;
 use super::{PageLock, FREE_LOCK, SCAN_LOCK, UPDATE_LOCK};
 use crate::pages::{self, corrupted, Buf, Wal};
 
@@ -350,7 +353,7 @@ fn free(g: &PageGraph, deleted: &HashSet<Tid>, orphans: &[u32]) {
         let mut wal = Wal::start(index);
         let page = wal.register(&buf, false);
         delete_items(page, offs);
-        let free = pages::free_space(page);
+        let free = slots::reusable(page);
         wal.finish();
         drop(buf);
         record_free_space(index, blk, free);
@@ -367,7 +370,7 @@ fn free(g: &PageGraph, deleted: &HashSet<Tid>, orphans: &[u32]) {
         let hi_page = wal.register(&hi_buf, false);
         delete_items(lo_page, vec![lo.offset]);
         delete_items(hi_page, vec![hi.offset]);
-        let (lo_free, hi_free) = (pages::free_space(lo_page), pages::free_space(hi_page));
+        let (lo_free, hi_free) = (slots::reusable(lo_page), slots::reusable(hi_page));
         wal.finish();
         drop((lo_buf, hi_buf));
         record_free_space(index, lo.block, lo_free);
@@ -394,17 +397,14 @@ fn free(g: &PageGraph, deleted: &HashSet<Tid>, orphans: &[u32]) {
     unsafe { pg_sys::IndexFreeSpaceMapVacuum(index) };
 }
 
-/// Deletes the items at `offs` that are present (line pointers stay, so the TIDs of the others
-/// do not move). A page left with no item at all is initialised afresh, so it shows as empty in
-/// the free space map and a new out-of-line vector can take it (`insert::empty_run`).
-fn delete_items(page: pg_sys::Page, mut offs: Vec<u16>) {
-    offs.sort_unstable();
-    offs.dedup();
-    for off in offs.iter().rev() {
-        if pages::item(page, *off).is_some() {
-            // SAFETY: page is a WAL copy of a page we hold exclusively; the offset holds an item.
-            unsafe { pg_sys::PageIndexTupleDeleteNoCompact(page, *off) };
-        }
+/// Frees the items at `offs` without moving any other byte of the page ([`slots::free`]: the
+/// TIDs and the bytes of the tuples left stay where searches, which read element tuples under a
+/// pin alone, expect them). A page left with no item at all is initialised afresh, so it shows
+/// as empty in the free space map and a new out-of-line vector can take it
+/// (`insert::empty_run`).
+fn delete_items(page: pg_sys::Page, offs: Vec<u16>) {
+    for off in offs {
+        slots::free(page, off);
     }
     if (1..=pages::max_offset(page)).all(|off| pages::item(page, off).is_none()) {
         pages::init_page(page, pages::PAGE_ELEMENTS);

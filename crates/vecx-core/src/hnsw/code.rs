@@ -67,12 +67,18 @@ pub fn encode(v: &[f32]) -> Vec<u8> {
     let hi = v.iter().copied().reduce(f32::max).unwrap_or(0.0);
     // A constant vector (or one whose range underflows) is all code 0, exactly `lo`.
     let step = ((hi as f64 - lo as f64) / 15.0) as f32;
-    let step = if step.is_finite() && step > 0.0 { step } else { 0.0 };
+    let step = if step.is_finite() && step > 0.0 {
+        step
+    } else {
+        0.0
+    };
     let mut packed = vec![0u8; distance::nibbles_len(v.len())];
     let (mut residual, mut sum_c, mut sum_c2) = (0f64, 0f64, 0f64);
     for (i, &x) in v.iter().enumerate() {
         let c = if step > 0.0 {
-            ((x as f64 - lo as f64) / step as f64).round().clamp(0.0, 15.0) as u8
+            ((x as f64 - lo as f64) / step as f64)
+                .round()
+                .clamp(0.0, 15.0) as u8
         } else {
             0
         };
@@ -218,7 +224,13 @@ mod tests {
             assert!(lb <= exact, "{metric:?} dims {}: {lb} > {exact}", x.len());
         };
         for &dims in &[1usize, 15, 16, 17, 128, 784, 1000, 1900] {
-            for &(scale, offset) in &[(1.0f32, 0.0f32), (1e-6, 0.0), (1e6, 0.0), (1.0, 1e4), (255.0, 127.0)] {
+            for &(scale, offset) in &[
+                (1.0f32, 0.0f32),
+                (1e-6, 0.0),
+                (1e6, 0.0),
+                (1.0, 1e4),
+                (255.0, 127.0),
+            ] {
                 for _ in 0..20 {
                     let x = random(&mut rng, dims, scale, offset);
                     let q = random(&mut rng, dims, scale, offset);
@@ -305,7 +317,10 @@ mod tests {
             let fast = crate::distance::dot_nibbles(&q, &codes);
             let exact = crate::distance::scalar::dot_nibbles(&q, &codes);
             let abs: f64 = q.iter().map(|x| x.abs() as f64).sum();
-            assert!((fast - exact).abs() <= crate::distance::dot_nibbles_error(dims, abs), "{dims}: {fast} vs {exact}");
+            assert!(
+                (fast - exact).abs() <= crate::distance::dot_nibbles_error(dims, abs),
+                "{dims}: {fast} vs {exact}"
+            );
         }
     }
 

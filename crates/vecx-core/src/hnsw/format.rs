@@ -230,7 +230,11 @@ const FLAG_CODE: u8 = 2;
 /// vectors only).
 pub fn element_len(dims: usize, coded: bool) -> usize {
     if dims <= INLINE_MAX_DIMS {
-        let code = if coded { super::code::code_len(dims) } else { 0 };
+        let code = if coded {
+            super::code::code_len(dims)
+        } else {
+            0
+        };
         ELEMENT_HEADER_LEN + code + 4 * dims
     } else {
         ELEMENT_HEADER_LEN + 4
@@ -590,7 +594,15 @@ mod tests {
         read_floats(bytes, &mut back);
         assert_eq!(back, v);
         let big = vec![1.5f32; 5000];
-        let b = encode_element(0, STATE_LIVE, Tid::default(), Tid::default(), &big, 42, None);
+        let b = encode_element(
+            0,
+            STATE_LIVE,
+            Tid::default(),
+            Tid::default(),
+            &big,
+            42,
+            None,
+        );
         assert_eq!(
             decode_element(&b, 5000).unwrap().vector,
             VectorPlace::Pages(42)

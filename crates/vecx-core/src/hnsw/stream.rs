@@ -162,7 +162,11 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug, V: VisitedSet<I>> S
             return;
         };
         if !inexact.is_empty() {
-            let ids: Vec<I> = inexact.into_iter().collect::<HashSet<I>>().into_iter().collect();
+            let ids: Vec<I> = inexact
+                .into_iter()
+                .collect::<HashSet<I>>()
+                .into_iter()
+                .collect();
             g.distances(query, &ids, f32::INFINITY, &mut self.dists);
             self.computed += ids.len();
             let exact: super::fxhash::FxHashMap<I, f32> =

@@ -840,7 +840,11 @@ fn codes_pay_on_pixels_and_not_on_random_vectors() {
                 && crate::rng::Rng::new((glyph * 1000 + row * 16 + col - shift) as u64).next_u64()
                     % 3
                     == 0;
-            glyphs.push(if on { 100.0 + (rng.next_u64() % 156) as f32 } else { 0.0 });
+            glyphs.push(if on {
+                100.0 + (rng.next_u64() % 156) as f32
+            } else {
+                0.0
+            });
         }
     }
     let random: Vec<f32> = (0..n * dim)
@@ -856,6 +860,9 @@ fn codes_pay_on_pixels_and_not_on_random_vectors() {
         assert!(rate >= 0.6, "{metric:?} pixels: {rate}");
         let noise = build_serial(random.clone(), dim, metric, params);
         let rate = crate::hnsw::code::prune_rate(&noise, metric).unwrap();
-        assert!(rate < crate::hnsw::code::MIN_PRUNE_RATE / 3.0, "{metric:?} random: {rate}");
+        assert!(
+            rate < crate::hnsw::code::MIN_PRUNE_RATE / 3.0,
+            "{metric:?} random: {rate}"
+        );
     }
 }
