@@ -133,7 +133,7 @@ fn place_element(g: &PageGraph, meta: &Meta, level: usize, heap: Tid, vector: &[
     // one found wanting is recorded below what this insert needs, so the next offer is another
     // page), then the insert page.
     let mut fsm_tries = 0;
-    let mut candidates = std::iter::from_fn(|| {
+    let candidates = std::iter::from_fn(|| {
         if fsm_tries == FSM_TRIES {
             return None;
         }
@@ -144,7 +144,7 @@ fn place_element(g: &PageGraph, meta: &Meta, level: usize, heap: Tid, vector: &[
     })
     .fuse()
     .chain(std::iter::once(meta.insert_page));
-    while let Some(candidate) = candidates.next() {
+    for candidate in candidates {
         if candidate == pg_sys::InvalidBlockNumber
             || candidate == META_BLOCK
             || candidate >= pages::nblocks(index)
