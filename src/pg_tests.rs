@@ -170,4 +170,88 @@ mod tests {
         // SAFETY: opened above.
         unsafe { pg_sys::index_close(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     }
+
+    /// Vacuum's freeing and the inserts' reuse of freed storage on an element page (see
+    /// `hnsw::slots`): freeing moves no byte of another tuple, a pair of the sizes freed goes
+    /// back into the freed bytes under the freed line pointers (contiguous space untouched),
+    /// adjacent freed pairs merge into a run that takes a larger tuple, and the layout check
+    /// reports overlapping items.
+    #[pg_test]
+    fn hnsw_slots_free_in_place_and_reuse_freed_runs() {
+        use crate::hnsw::slots;
+        use crate::pages;
+        let mut storage = vec![0u64; pg_sys::BLCKSZ as usize / 8];
+        let page = storage.as_mut_ptr() as pg_sys::Page;
+        pages::init_page(page, pages::PAGE_ELEMENTS);
+        let lp = |off: u16| {
+            // SAFETY: `off` is one of the page's line pointers.
+            unsafe {
+                let id = pg_sys::PageGetItemId(page, off);
+                ((*id).lp_flags(), (*id).lp_off(), (*id).lp_len())
+            }
+        };
+        // Three pairs (element 100 bytes, neighbour tuple 60), items 1..=6.
+        for i in 0..3u8 {
+            let got = slots::place(page, &[&[i; 100][..], &[i + 10; 60][..]]).unwrap();
+            assert_eq!(got, vec![2 * i as u16 + 1, 2 * i as u16 + 2]);
+        }
+        assert_eq!(slots::layout_problem(page), None);
+        let snapshot = |offs: &[u16]| -> Vec<(u32, u32, u32, Vec<u8>)> {
+            offs.iter()
+                .map(|&o| {
+                    let (f, at, len) = lp(o);
+                    (f, at, len, pages::item(page, o).unwrap().to_vec())
+                })
+                .collect()
+        };
+        let others = snapshot(&[1, 2, 5, 6]);
+        let contiguous = pages::free_space(page);
+        // Free the middle pair: nothing else moves, its bytes stay, its line pointers are dead.
+        slots::free(page, 3);
+        slots::free(page, 4);
+        assert_eq!(snapshot(&[1, 2, 5, 6]), others);
+        assert_eq!(pages::item(page, 3), None);
+        assert_eq!(lp(3).0, pg_sys::LP_DEAD);
+        assert_eq!(pages::free_space(page), contiguous);
+        assert_eq!(slots::reusable(page), contiguous + 104 + 64);
+        assert_eq!(slots::layout_problem(page), None);
+        // A pair of the same sizes goes back into the freed bytes, under lines 3 and 4.
+        let mut got = slots::place(page, &[&[7u8; 100][..], &[8u8; 60][..]]).unwrap();
+        assert_eq!(pages::item(page, got[0]).unwrap(), &[7u8; 100][..]);
+        assert_eq!(pages::item(page, got[1]).unwrap(), &[8u8; 60][..]);
+        got.sort_unstable();
+        assert_eq!(got, vec![3, 4]);
+        assert_eq!(pages::free_space(page), contiguous);
+        assert_eq!(snapshot(&[1, 2, 5, 6]), others);
+        assert_eq!(slots::layout_problem(page), None);
+        // Free the first two pairs (side by side): one run of 2 x 168 bytes takes a 300-byte
+        // tuple, leaving 32 bytes described by one dead line pointer and two unused ones.
+        for off in 1..=4 {
+            slots::free(page, off);
+        }
+        let kept = snapshot(&[5, 6]);
+        assert_eq!(slots::reusable(page), contiguous + 2 * (104 + 64));
+        assert!(slots::fits(page, &[300]));
+        let big = slots::place(page, &[&[9u8; 300][..]]).unwrap();
+        assert_eq!(pages::item(page, big[0]).unwrap(), &[9u8; 300][..]);
+        assert_eq!(pages::free_space(page), contiguous);
+        assert_eq!(slots::reusable(page), contiguous + 32);
+        assert_eq!(
+            (1..=4).filter(|&o| lp(o).0 == pg_sys::LP_UNUSED).count(),
+            2,
+            "spare line pointers become unused"
+        );
+        assert_eq!(snapshot(&[5, 6]), kept);
+        assert_eq!(slots::layout_problem(page), None);
+        // A tuple larger than any run and than the contiguous space does not fit, and placing
+        // it changes nothing.
+        assert!(!slots::fits(page, &[contiguous + 8]));
+        assert_eq!(slots::place(page, &[&vec![1u8; contiguous + 8][..]]), None);
+        // The layout check reports an item moved onto another.
+        let (_, at6, _) = lp(6);
+        // SAFETY: item 5 is one of the page's line pointers.
+        unsafe { (*pg_sys::PageGetItemId(page, 5)).set_lp_off(at6 + 8) };
+        let problem = slots::layout_problem(page).expect("an overlap");
+        assert!(problem.contains("overlap"), "{problem}");
+    }
 }

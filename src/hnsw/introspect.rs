@@ -7,7 +7,7 @@ use vecx_core::hnsw::code;
 use vecx_core::hnsw::format::{self, Tid, VectorPlace};
 
 use super::graph::PageGraph;
-use super::{PageLock, FREE_LOCK, UPDATE_LOCK};
+use super::{slots, PageLock, FREE_LOCK, UPDATE_LOCK};
 use crate::introspect::Stats;
 use crate::pages::{self, corrupted};
 
@@ -82,7 +82,23 @@ pub fn stats(index: pg_sys::Relation) -> Stats {
     }
 }
 
-/// Verifies a vecx_hnsw index: the meta page, every element and neighbour tuple decodes, every
+/// Every element page's tuples and freed slots lie inside its tuple space without overlapping
+/// (see `super::slots::layout_problem`).
+fn check_layouts(idx: pg_sys::Relation) {
+    for blk in 1..pages::nblocks(idx) {
+        pgrx::check_for_interrupts!();
+        let buf = pages::Buf::read(idx, blk, pg_sys::BUFFER_LOCK_SHARE);
+        if !pages::is_type(idx, buf.page(), blk, pages::PAGE_ELEMENTS) {
+            continue;
+        }
+        if let Some(problem) = slots::layout_problem(buf.page()) {
+            corrupted(idx, format!("Block {blk}: {problem}."));
+        }
+    }
+}
+
+/// Verifies a vecx_hnsw index: every element page's storage is laid out soundly (no tuple or
+/// freed slot overlaps another), the meta page, every element and neighbour tuple decodes, every
 /// traversal code matches its element's vector, every live element's neighbour references
 /// point at elements that exist and reach that level, no list holds duplicates or
 /// self-references, and the entry point is a live element of the recorded level. Returns, or raises `index ... is corrupted` (XX002) naming the first problem.
@@ -103,6 +119,7 @@ pub fn check(idx: pg_sys::Relation) {
     let _inserts = PageLock::acquire(idx, UPDATE_LOCK, pg_sys::ExclusiveLock);
     let _frees = PageLock::acquire(idx, FREE_LOCK, pg_sys::ShareLock);
     let g = PageGraph::open(idx);
+    check_layouts(idx);
     let c = census(&g, true);
     if g.meta.entry.is_valid() {
         match c.elements.get(&g.meta.entry) {

@@ -210,3 +210,44 @@ pub fn place(page: pg_sys::Page, tuples: &[&[u8]]) -> Option<Vec<u16>> {
     }
     Some(offs)
 }
+
+/// What is wrong with the storage layout of element page `page`, if anything: every live or
+/// freed slot's bytes must lie between `pd_upper` and the special space, and no two overlap
+/// (what `place` writes into freed storage must never reach a live tuple).
+pub fn layout_problem(page: pg_sys::Page) -> Option<String> {
+    // SAFETY: a valid page header (read through the buffer manager, share-locked).
+    let (upper, special) = unsafe {
+        let h = page as *const pg_sys::PageHeaderData;
+        ((*h).pd_upper as usize, (*h).pd_special as usize)
+    };
+    let mut spans: Vec<(usize, usize, u16)> = Vec::new();
+    for off in 1..=pages::max_offset(page) {
+        // SAFETY: `off` is one of the page's line pointers.
+        let (flags, len, start) = unsafe {
+            let id = pg_sys::PageGetItemId(page, off);
+            (
+                (*id).lp_flags(),
+                (*id).lp_len() as usize,
+                (*id).lp_off() as usize,
+            )
+        };
+        let holds = flags == pg_sys::LP_NORMAL || (flags == pg_sys::LP_DEAD && len > 0);
+        if !holds {
+            continue;
+        }
+        let end = start + pages::maxalign(len);
+        if start < upper || end > special {
+            return Some(format!(
+                "item {off} spans bytes {start}..{end}, outside the tuple space {upper}..{special}"
+            ));
+        }
+        spans.push((start, end, off));
+    }
+    spans.sort_unstable();
+    spans.windows(2).find(|w| w[0].1 > w[1].0).map(|w| {
+        format!(
+            "items {} and {} overlap (bytes {}..{} and {}..{})",
+            w[0].2, w[1].2, w[0].0, w[0].1, w[1].0, w[1].1
+        )
+    })
+}
