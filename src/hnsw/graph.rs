@@ -549,14 +549,20 @@ impl GraphView for PageGraph {
                     }
                 }
             }
-            for ((slot, &id), hint) in pinned.iter_mut().zip(batch).zip(hints) {
+            let mut blks = [0u32; PIN_BATCH];
+            for (blk, &id) in blks.iter_mut().zip(batch) {
                 self.check_block(id);
-                let p = self
-                    .recent
-                    .borrow_mut()
-                    .pin_hinted(self.index, id.block, hint);
+                *blk = id.block;
+            }
+            let n = batch.len();
+            self.recent.borrow_mut().pin_batch(
+                self.index,
+                &blks[..n],
+                &hints[..n],
+                &mut pinned[..n],
+            );
+            for (p, id) in pinned.iter().flatten().zip(batch) {
                 pages::prefetch_line_pointer(p.page(), id.offset);
-                *slot = Some(p);
             }
             for (p, id) in pinned.iter().flatten().zip(batch) {
                 pages::prefetch_item(p.page(), id.offset, prefetch);
