@@ -50,6 +50,19 @@ pub fn free(page: pg_sys::Page, off: u16) {
     }
 }
 
+/// Line pointer `off` of `page` (one of its line pointers): flags, length, offset.
+fn line(page: pg_sys::Page, off: u16) -> (u32, usize, usize) {
+    // SAFETY: `off` is one of the page's line pointers (the callers walk 1..=max_offset).
+    unsafe {
+        let id = pg_sys::PageGetItemId(page, off);
+        (
+            (*id).lp_flags(),
+            (*id).lp_len() as usize,
+            (*id).lp_off() as usize,
+        )
+    }
+}
+
 /// Freed storage on a page: runs of it (start, bytes), in page order, and the line pointers
 /// free to take (dead ones, which described it, and unused ones).
 struct Freed {
@@ -63,15 +76,7 @@ fn freed(page: pg_sys::Page) -> Freed {
     let mut dead: Vec<(usize, usize)> = Vec::new();
     let mut lines = Vec::new();
     for off in 1..=pages::max_offset(page) {
-        // SAFETY: `off` is one of the page's line pointers.
-        let (flags, len, start) = unsafe {
-            let id = pg_sys::PageGetItemId(page, off);
-            (
-                (*id).lp_flags(),
-                (*id).lp_len() as usize,
-                (*id).lp_off() as usize,
-            )
-        };
+        let (flags, len, start) = line(page, off);
         let span = pages::maxalign(len);
         match flags {
             pg_sys::LP_UNUSED => lines.push(off),
@@ -222,15 +227,7 @@ pub fn layout_problem(page: pg_sys::Page) -> Option<String> {
     };
     let mut spans: Vec<(usize, usize, u16)> = Vec::new();
     for off in 1..=pages::max_offset(page) {
-        // SAFETY: `off` is one of the page's line pointers.
-        let (flags, len, start) = unsafe {
-            let id = pg_sys::PageGetItemId(page, off);
-            (
-                (*id).lp_flags(),
-                (*id).lp_len() as usize,
-                (*id).lp_off() as usize,
-            )
-        };
+        let (flags, len, start) = line(page, off);
         let holds = flags == pg_sys::LP_NORMAL || (flags == pg_sys::LP_DEAD && len > 0);
         if !holds {
             continue;
