@@ -17,6 +17,10 @@ pub const META_BLOCK: u32 = 0;
 /// misses the batch hides; 6 leaves room for the pins the executor holds (a heap page).
 const PIN_BATCH: usize = 6;
 
+/// Neighbours a distance batch must have for the query's own part to be computed once for all
+/// of them (see `Metric::prepare`).
+const PREPARE_MIN: usize = 4;
+
 /// Reads and validates the meta page.
 pub fn read_meta(index: pg_sys::Relation) -> Meta {
     let buf = Buf::read(index, META_BLOCK, pg_sys::BUFFER_LOCK_SHARE);
@@ -319,7 +323,13 @@ impl PageGraph {
     ///
     /// On a hot standby, replaying a VACUUM can free an element a scan still holds (see
     /// `standby`), so there the element is read under the lock, as before.
-    fn pinned_partial(&self, query: &[f32], p: &pages::Pinned, id: Tid) -> Partial {
+    fn pinned_partial(
+        &self,
+        query: &[f32],
+        prepared: Option<f64>,
+        p: &pages::Pinned,
+        id: Tid,
+    ) -> Partial {
         let lock = self.standby.then(|| p.share());
         let Some(e) = self.element(p.page(), id) else {
             return Partial::Done(f64::INFINITY);
@@ -327,7 +337,7 @@ impl PageGraph {
         self.remember(id, &e);
         if let VectorPlace::Inline(bytes) = e.vector {
             if let Some(v) = in_place(bytes) {
-                return self.metric.partial(query, v);
+                return self.metric.partial_prepared(query, prepared, v);
             }
         }
         drop(lock);
@@ -536,6 +546,12 @@ impl GraphView for PageGraph {
             Some(_) => format::ELEMENT_HEADER_LEN + code::code_len(self.dims),
             None => pages::PREFETCH_ITEM_BYTES,
         };
+        // The query's own part of every distance (its cosine sum), once for the whole list
+        // when that saves work (it costs about one distance; each distance then costs a third
+        // less).
+        let prepared = (ids.len() >= PREPARE_MIN)
+            .then(|| self.metric.prepare(query))
+            .flatten();
         for batch in ids.chunks(PIN_BATCH) {
             // A local list: an ERROR unwinding from here releases every pin with it.
             let mut pinned: [Option<pages::Pinned>; PIN_BATCH] = Default::default();
@@ -577,7 +593,7 @@ impl GraphView for PageGraph {
             }
             for ((p, &id), slot) in pinned.iter().flatten().zip(batch).zip(&mut partial) {
                 if slot.is_none() {
-                    *slot = Some(self.pinned_partial(query, p, id));
+                    *slot = Some(self.pinned_partial(query, prepared, p, id));
                 }
             }
             let partial = partial.map(|d| d.unwrap_or(Partial::Done(0.0)));

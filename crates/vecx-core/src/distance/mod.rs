@@ -63,6 +63,26 @@ impl Metric {
     }
 }
 
+impl Metric {
+    /// What [`Metric::partial_prepared`] can compute once per query: the query's own cosine sum.
+    #[inline]
+    pub fn prepare(self, query: &[f32]) -> Option<f64> {
+        match self {
+            Metric::Cosine => simd::cosine_self_sum(query),
+            _ => None,
+        }
+    }
+
+    /// [`Metric::partial`] with [`Metric::prepare`] of `a` (the same partial, bit for bit).
+    #[inline]
+    pub fn partial_prepared(self, a: &[f32], prepared: Option<f64>, b: &[f32]) -> Partial {
+        match (self, prepared) {
+            (Metric::Cosine, Some(aa)) => simd::cosine_partial_known(a, b, aa),
+            _ => self.partial(a, b),
+        }
+    }
+}
+
 /// A distance short of its last step (see [`Metric::partial`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Partial {

@@ -166,6 +166,32 @@ pub fn cosine_partial(a: &[f32], b: &[f32]) -> super::Partial {
     super::Partial::Done(cosine(a, b))
 }
 
+/// The sum of `a * a` [`cosine_partial`] computes along with the others, for
+/// [`cosine_partial_known`]: `None` where our kernel does not run.
+#[inline]
+pub fn cosine_self_sum(a: &[f32]) -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if fma::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked).
+        return Some(unsafe { fma::cos_sums(a, a) }.1);
+    }
+    None
+}
+
+/// [`cosine_partial`] with the query's own sum `aa` already known ([`cosine_self_sum`] of `a`):
+/// the same partial, bit for bit, a third fewer multiply-adds and one reduction fewer.
+#[inline]
+pub fn cosine_partial_known(a: &[f32], b: &[f32], aa: f64) -> super::Partial {
+    #[cfg(target_arch = "x86_64")]
+    if fma::available() && a.len() == b.len() {
+        // SAFETY: the CPU has AVX2 and FMA (checked).
+        let (ab, bb) = unsafe { fma::cos_sums_known(a, b) };
+        return super::Partial::Cosine(ab, aa, bb);
+    }
+    let _ = aa;
+    cosine_partial(a, b)
+}
+
 /// `1 - ab / sqrt(aa * bb)` clamped to [0, 2], NaN for a zero vector.
 #[inline]
 pub(super) fn cosine_of(ab: f64, aa: f64, bb: f64) -> f64 {
@@ -695,6 +721,19 @@ pub mod fma {
         }
     }
 
+    /// [`cos_sums`] without the sum of `a * a` (a query's, computed once with [`cos_sums`] of
+    /// the query and itself): (sum of a * b, sum of b * b), each with exactly the operations
+    /// `cos_sums` does, so the same bits.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn cos_sums_known(a: &[f32], b: &[f32]) -> (f64, f64) {
+        // SAFETY: the caller's promise.
+        let (ab, _, bb) = unsafe { sums::<false>(a, b) };
+        (ab, bb)
+    }
+
     /// (sum of a * b, sum of a * a, sum of b * b) over the common length in one pass: blocks of
     /// 16 floats into two registers per sum (six in all), then blocks of 8, then one by one.
     /// With `a == b` the three are the same operations on the same values, so they are equal.
@@ -703,6 +742,13 @@ pub mod fma {
     /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn cos_sums(a: &[f32], b: &[f32]) -> (f64, f64, f64) {
+        // SAFETY: the caller's promise.
+        unsafe { sums::<true>(a, b) }
+    }
+
+    /// [`cos_sums`], with the sum of `a * a` only when `AA` (else 0).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn sums<const AA: bool>(a: &[f32], b: &[f32]) -> (f64, f64, f64) {
         let n = a.len().min(b.len());
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
         let mut ab = [_mm256_setzero_ps(); 2];
@@ -716,7 +762,9 @@ pub mod fma {
                     let x = _mm256_loadu_ps(pa.add(i + 8 * k));
                     let y = _mm256_loadu_ps(pb.add(i + 8 * k));
                     ab[k] = _mm256_fmadd_ps(x, y, ab[k]);
-                    aa[k] = _mm256_fmadd_ps(x, x, aa[k]);
+                    if AA {
+                        aa[k] = _mm256_fmadd_ps(x, x, aa[k]);
+                    }
                     bb[k] = _mm256_fmadd_ps(y, y, bb[k]);
                 }
                 i += 16;
@@ -725,18 +773,24 @@ pub mod fma {
                 let x = _mm256_loadu_ps(pa.add(i));
                 let y = _mm256_loadu_ps(pb.add(i));
                 ab[0] = _mm256_fmadd_ps(x, y, ab[0]);
-                aa[0] = _mm256_fmadd_ps(x, x, aa[0]);
+                if AA {
+                    aa[0] = _mm256_fmadd_ps(x, x, aa[0]);
+                }
                 bb[0] = _mm256_fmadd_ps(y, y, bb[0]);
                 i += 8;
             }
-            let (mut sab, mut saa, mut sbb) = (
-                lanes(_mm256_add_ps(ab[0], ab[1])),
-                lanes(_mm256_add_ps(aa[0], aa[1])),
-                lanes(_mm256_add_ps(bb[0], bb[1])),
-            );
+            let mut sab = lanes(_mm256_add_ps(ab[0], ab[1]));
+            let mut saa = if AA {
+                lanes(_mm256_add_ps(aa[0], aa[1]))
+            } else {
+                0.0
+            };
+            let mut sbb = lanes(_mm256_add_ps(bb[0], bb[1]));
             for (x, y) in a[i..n].iter().zip(&b[i..n]) {
                 sab += (x * y) as f64;
-                saa += (x * x) as f64;
+                if AA {
+                    saa += (x * x) as f64;
+                }
                 sbb += (y * y) as f64;
             }
             (sab, saa, sbb)

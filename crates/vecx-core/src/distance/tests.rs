@@ -166,6 +166,13 @@ fn partial_then_finish_is_the_distance_bit_for_bit() {
                     whole.to_bits() == split.to_bits() || (whole.is_nan() && split.is_nan()),
                     "{m:?} len {len}: {whole} vs {split}"
                 );
+                // With the query's part computed once (`prepare`): the same partial.
+                let prepared = m.partial_prepared(&a, m.prepare(&a), &b);
+                let plain = m.partial(&a, &b);
+                assert!(
+                    prepared == plain || prepared.finish().is_nan() && plain.finish().is_nan(),
+                    "{m:?} len {len}: prepared {prepared:?} vs {plain:?}"
+                );
             }
         }
     }
