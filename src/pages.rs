@@ -307,14 +307,19 @@ impl RecentBuffers {
         hints: &[Option<pg_sys::Buffer>],
         out: &mut [Option<Pinned>],
     ) {
-        let mut repinned = [false; REPIN_BATCH_MAX];
-        let n = blks.len().min(REPIN_BATCH_MAX);
-        repin_all(index, &blks[..n], &hints[..n], &mut repinned[..n]);
-        for (i, (&blk, slot)) in blks.iter().zip(out.iter_mut()).enumerate() {
-            *slot = Some(match hints[i] {
-                Some(buffer) if i < n && repinned[i] => Pinned { buffer },
-                hint => self.pin_hinted(index, blk, hint.filter(|_| i >= n)),
-            });
+        let chunks = blks
+            .chunks(REPIN_BATCH_MAX)
+            .zip(hints.chunks(REPIN_BATCH_MAX))
+            .zip(out.chunks_mut(REPIN_BATCH_MAX));
+        for ((blks, hints), out) in chunks {
+            let mut repinned = [false; REPIN_BATCH_MAX];
+            repin_all(index, blks, hints, &mut repinned);
+            for (((&blk, hint), done), slot) in blks.iter().zip(hints).zip(repinned).zip(out) {
+                *slot = Some(match hint {
+                    Some(buffer) if done => Pinned { buffer: *buffer },
+                    _ => self.pin_hinted(index, blk, None),
+                });
+            }
         }
     }
 
@@ -404,24 +409,12 @@ fn repin_all(
 ) {
 }
 
-/// Pins `buffer` if it still holds block `blkno` of `index` (see [`Pinned::read_recent`]).
-#[cfg(not(feature = "pg13"))]
+/// Pins `buffer` if it still holds block `blkno` of `index` (see [`Pinned::read_recent`]): a
+/// batch of one for [`repin_all`].
 fn repin(index: pg_sys::Relation, blkno: u32, buffer: pg_sys::Buffer) -> bool {
-    // SAFETY: index is open; `buffer` is a buffer number this backend got from the buffer
-    // manager (ReadRecentBuffer checks that it still holds the block before pinning it, and
-    // only raises an ERROR when out of memory for its bookkeeping).
-    unsafe {
-        #[cfg(any(feature = "pg14", feature = "pg15"))]
-        let node = (*index).rd_node;
-        #[cfg(not(any(feature = "pg14", feature = "pg15")))]
-        let node = (*index).rd_locator;
-        pg_sys::ReadRecentBuffer(node, pg_sys::ForkNumber::MAIN_FORKNUM, blkno, buffer)
-    }
-}
-
-#[cfg(feature = "pg13")]
-fn repin(_index: pg_sys::Relation, _blkno: u32, _buffer: pg_sys::Buffer) -> bool {
-    false
+    let mut done = [false];
+    repin_all(index, &[blkno], &[Some(buffer)], &mut done);
+    done[0]
 }
 
 /// A share lock on a [`Pinned`] buffer; unlocks on drop.

@@ -140,9 +140,9 @@ fn plan(page: pg_sys::Page, lens: &[usize]) -> Option<(Vec<Place>, Freed)> {
                 let runs_left = f.runs.len() - (f.runs[i].1 == need) as usize;
                 f.lines.len() > runs_left
             });
-        match best {
-            Some(i) => {
-                let line = f.lines.pop().expect("a free line pointer");
+        // (`best` only picks a run while a line pointer is left for it.)
+        match best.and_then(|i| f.lines.pop().map(|line| (i, line))) {
+            Some((i, line)) => {
                 let (start, _) = f.runs[i];
                 out.push(Place::Freed(line, start));
                 f.runs[i].0 += need;
@@ -173,7 +173,7 @@ pub fn fits(page: pg_sys::Page, lens: &[usize]) -> bool {
 /// for `PageAddItemExtended` to reuse.
 pub fn place(page: pg_sys::Page, tuples: &[&[u8]]) -> Option<Vec<u16>> {
     let lens: Vec<usize> = tuples.iter().map(|t| t.len()).collect();
-    let (plan, mut left) = plan(page, &lens)?;
+    let (plan, left) = plan(page, &lens)?;
     // SAFETY: every line pointer below is one of the page's (from `freed`), every byte range
     // written lies in freed storage inside the page (`freed` checked each slot's span), and the
     // caller holds the page exclusively.
@@ -188,20 +188,23 @@ pub fn place(page: pg_sys::Page, tuples: &[&[u8]]) -> Option<Vec<u16>> {
                 (*id).set_lp_flags(pg_sys::LP_NORMAL);
             }
         }
-        // Each run left is described by one dead line pointer; the others are unused.
-        for &(start, len) in &left.runs {
-            let id = pg_sys::PageGetItemId(page, left.lines.pop().expect("a line per run"));
+        // Each run left is described by one dead line pointer (`plan` keeps one per run); the
+        // others are unused.
+        let described = left.runs.len().min(left.lines.len());
+        for (&(start, len), &off) in left.runs.iter().zip(&left.lines) {
+            let id = pg_sys::PageGetItemId(page, off);
             (*id).set_lp_flags(pg_sys::LP_DEAD);
             (*id).set_lp_off(start as u32);
             (*id).set_lp_len(len as u32);
         }
-        for &off in &left.lines {
+        let spare = &left.lines[described..];
+        for &off in spare {
             let id = pg_sys::PageGetItemId(page, off);
             (*id).set_lp_flags(pg_sys::LP_UNUSED);
             (*id).set_lp_off(0);
             (*id).set_lp_len(0);
         }
-        if !left.lines.is_empty() {
+        if !spare.is_empty() {
             let h = page as *mut pg_sys::PageHeaderData;
             (*h).pd_flags |= pg_sys::PD_HAS_FREE_LINES as u16;
         }
