@@ -484,6 +484,21 @@ pub fn prefetch_buffer(buffer: pg_sys::Buffer, offset: u16) {
     vecx_core::distance::simd::prefetch_bytes(page.wrapping_add(line_pointer_at(offset)), 1);
 }
 
+/// [`prefetch_item`] on the page shared buffer `buffer` holds, without a pin: the buffer may
+/// hold another block by now, which only wastes the prefetch.
+pub fn prefetch_item_unpinned(buffer: pg_sys::Buffer, offset: u16, max: usize) {
+    if buffer <= 0 {
+        return;
+    }
+    // SAFETY: a plain read of a pointer set once at shared-memory start-up; the buffer pool it
+    // points to stays mapped for the life of the backend, and `buffer` is a valid buffer id
+    // (it came from a pin), so the page address lies inside it.
+    let page = unsafe {
+        (pg_sys::BufferBlocks as *mut u8).add((buffer - 1) as usize * pg_sys::BLCKSZ as usize)
+    };
+    prefetch_item(page as pg_sys::Page, offset, max);
+}
+
 /// Starts loading the cache line that holds item `offset`'s line pointer on a pinned page (see
 /// [`prefetch_item`]).
 pub fn prefetch_line_pointer(page: pg_sys::Page, offset: u16) {
