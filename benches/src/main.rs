@@ -22,7 +22,7 @@ use vecx_bench::dataset::{self, metric_name, Dataset};
 use vecx_bench::engine::{Engine, IndexOptions};
 use vecx_bench::filter::Filter;
 use vecx_bench::report::{self, EngineReport, FilteredPoint, Point, Report};
-use vecx_bench::run::{percentile, plan_summary, quality, run_pass};
+use vecx_bench::run::{percentile, plan_summary, quality, run_pass, Warmup};
 use vecx_bench::truth::exact_top_k;
 
 #[derive(Parser, Debug)]
@@ -86,6 +86,11 @@ struct Args {
     /// Latency percentiles are then not measured (reported as NaN).
     #[arg(long)]
     in_server: bool,
+    /// What each timed session runs, untimed, first: `pass` (its whole share of the queries,
+    /// so the timed pass is a long-lived connection's steady state) or `query` (one search: a
+    /// new backend's first touches of the index and heap pages are then timed too)
+    #[arg(long, value_enum, default_value_t = Warmup::Pass)]
+    warmup: Warmup,
     /// Comma-separated filters: label, 1%, 0.1% ("none" for no filtered runs)
     #[arg(long, default_value = "label,1%,0.1%")]
     filters: String,
@@ -674,6 +679,7 @@ fn bench_dataset(
             search: format!("SELECT id FROM {table} ORDER BY embedding {op} q.v LIMIT {k}"),
             queries: vecx_bench::run::query_table(engine.type_name()),
             in_server: args.in_server,
+            warmup: args.warmup,
         };
         let sweep: Vec<Option<i64>> = match engine.sweep(ds.len(), opts) {
             Some((guc, values)) => {
@@ -692,7 +698,7 @@ fn bench_dataset(
                 session.push(format!("SET {guc} = {v}"));
             }
             // Warm-up pass (also the recall pass): single client, every query.
-            let warm = run_pass(conn, &session, &plain_sql, ds, None, 1)?;
+            let warm = run_pass(conn, &session, &plain_sql, ds, None, 1, Warmup::Query)?;
             let q = quality(ds, &truth, k, &warm);
             if args.interleave {
                 eprintln!(
@@ -751,7 +757,7 @@ fn bench_dataset(
                         session.push("SET enable_bitmapscan = off".into());
                     }
                     let sql = format!("{select} WHERE {} {order}", f.sql());
-                    let pass = run_pass(conn, &session, &sql, ds, Some(*f), 1)?;
+                    let pass = run_pass(conn, &session, &sql, ds, Some(*f), 1, args.warmup)?;
                     let quality = quality(ds, ftruth, k, &pass);
                     let plan = explain(conn, &session, &sql, ds, *f, engine.type_name())?;
                     er.filtered.push(FilteredPoint {
@@ -787,6 +793,24 @@ fn bench_dataset(
         k,
         queries: ds.num_queries(),
         clients: clients.to_vec(),
+        timing: format!(
+            "{}; warm-up per session: {}; fastest of {} pass(es) per point{}",
+            if args.in_server {
+                "one statement per session in the server"
+            } else {
+                "one prepared statement per query through the client"
+            },
+            match args.warmup {
+                Warmup::Query => "one query",
+                Warmup::Pass => "a full untimed pass",
+            },
+            args.repeat.max(1),
+            if args.interleave {
+                ", engines interleaved"
+            } else {
+                ""
+            }
+        ),
         raw_vector_bytes: ds.raw_bytes(),
         ground_truth: source,
         machine: machine(),
@@ -842,6 +866,7 @@ struct Timing {
     search: String,
     queries: String,
     in_server: bool,
+    warmup: Warmup,
 }
 
 impl Timing {
@@ -854,7 +879,15 @@ impl Timing {
         clients: usize,
     ) -> Result<vecx_bench::run::Pass, Box<dyn Error>> {
         if !self.in_server {
-            return Ok(run_pass(conn, session, &self.sql, ds, None, clients)?);
+            return Ok(run_pass(
+                conn,
+                session,
+                &self.sql,
+                ds,
+                None,
+                clients,
+                self.warmup,
+            )?);
         }
         let wall_seconds = vecx_bench::run::run_in_server(
             conn,
@@ -864,6 +897,7 @@ impl Timing {
             ds.num_queries(),
             k,
             clients,
+            self.warmup,
         )?;
         Ok(vecx_bench::run::Pass {
             rows: Vec::new(),

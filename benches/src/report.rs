@@ -57,6 +57,9 @@ pub struct Report {
     pub k: usize,
     pub queries: usize,
     pub clients: Vec<usize>,
+    /// How passes were timed: through the client or in the server, after what warm-up, how
+    /// many times, interleaved or not.
+    pub timing: String,
     pub raw_vector_bytes: u64,
     pub ground_truth: String,
     pub machine: String,
@@ -71,7 +74,7 @@ fn mb(bytes: Option<i64>) -> String {
 /// The Markdown summary: one table for the recall/QPS sweep, one for filtered queries.
 pub fn markdown(r: &Report) -> String {
     let mut s = format!(
-        "### {} ({} rows x {} dims, {}, k = {}, {} queries)\n\nRaw vectors: {:.1} MB. Ground truth: {}.\n\n",
+        "### {} ({} rows x {} dims, {}, k = {}, {} queries)\n\nRaw vectors: {:.1} MB. Ground truth: {}. Timing: {}.\n\n",
         r.dataset,
         r.rows,
         r.dim,
@@ -79,7 +82,8 @@ pub fn markdown(r: &Report) -> String {
         r.k,
         r.queries,
         r.raw_vector_bytes as f64 / 1048576.0,
-        r.ground_truth
+        r.ground_truth,
+        r.timing
     );
     s += "| engine | param | clients | recall@k | QPS | p50 ms | p95 ms | p99 ms | build s | index MB |\n";
     s += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";

@@ -10,6 +10,21 @@ use crate::filter::Filter;
 use crate::load::VecParam;
 use crate::truth::{recall, true_count};
 
+/// What each session runs, untimed, before its timed pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Warmup {
+    /// One search, for the session's first query: the library is loaded and the statement
+    /// planned, but the session's first touches of every index and heap page it reads (a new
+    /// backend maps each shared-buffer page on first use) and any per-session cache of an
+    /// engine are timed.
+    Query,
+    /// The session's whole share of the queries, once: the timed pass then measures the steady
+    /// state of a long-lived connection (a pooled application's; ann-benchmarks times its
+    /// queries on one connection too).
+    Pass,
+}
+
 /// One timed pass over the queries.
 pub struct Pass {
     /// Per query: the (id, distance) rows returned, in order.
@@ -21,7 +36,7 @@ pub struct Pass {
 /// Runs every query once, spread round-robin over `clients` connections (threads), each of
 /// which first runs `session_sql`. `filter` adds the per-query `$2`. Each session prepares the
 /// statement and runs it once for its first query before the pass is timed (see
-/// [`in_sessions`]).
+/// [`in_sessions`]), or its whole share of them (`warmup`).
 pub fn run_pass(
     conn: &str,
     session_sql: &[String],
@@ -29,6 +44,7 @@ pub fn run_pass(
     ds: &Dataset,
     filter: Option<Filter>,
     clients: usize,
+    warmup: Warmup,
 ) -> Result<Pass, String> {
     let nq = ds.num_queries();
     let clients = clients.max(1).min(nq.max(1));
@@ -51,8 +67,12 @@ pub fn run_pass(
         clients,
         |c, client| {
             let prepared = client.prepare(sql).map_err(|e| format!("{sql}: {e}"))?;
-            if c < nq {
-                run(client, &prepared, c)?;
+            let warm = match warmup {
+                Warmup::Query => c..(c + 1).min(nq),
+                Warmup::Pass => c..nq,
+            };
+            for q in warm.step_by(clients) {
+                run(client, &prepared, q)?;
             }
             Ok(prepared)
         },
@@ -144,12 +164,14 @@ pub fn query_table(type_name: &str) -> String {
 }
 
 /// Runs every query once inside the server, without a round trip per query: each of `clients`
-/// sessions runs `session_sql` and one search (untimed, see [`in_sessions`]), then one statement that searches for every query of its share
+/// sessions runs `session_sql` and its `warmup` (untimed, see [`in_sessions`]: one search, or
+/// the timed statement itself), then one statement that searches for every query of its share
 /// of the queries' table (`LATERAL`, as a join would), so what is timed is the index and the
 /// executor, not the protocol. Returns the wall time of the slowest session. Rows are counted,
 /// not returned: the caller takes recall from a pass through the client (the same searches).
 /// `search` is the search with `q.v` as the query vector, e.g. `SELECT id FROM t ORDER BY
 /// embedding <-> q.v LIMIT 10`.
+#[allow(clippy::too_many_arguments)]
 pub fn run_in_server(
     conn: &str,
     session_sql: &[String],
@@ -158,26 +180,32 @@ pub fn run_in_server(
     nq: usize,
     k: usize,
     clients: usize,
+    warmup: Warmup,
 ) -> Result<f64, String> {
     let clients = clients.max(1).min(nq.max(1));
+    let pass = |c: usize| {
+        format!(
+            "SELECT coalesce(sum(cardinality(ARRAY({search}))), 0)::int8 \
+             FROM {queries} q WHERE q.id % {clients} = {c}"
+        )
+    };
     let (counts, wall_seconds) = in_sessions(
         conn,
         session_sql,
         clients,
-        // The warm-up: one search, for the session's first query.
         |c, client| {
-            let sql = format!(
-                "SELECT cardinality(ARRAY({search})) FROM {queries} q \
-                 WHERE q.id % {clients} = {c} ORDER BY q.id LIMIT 1"
-            );
+            let sql = match warmup {
+                Warmup::Query => format!(
+                    "SELECT cardinality(ARRAY({search})) FROM {queries} q \
+                     WHERE q.id % {clients} = {c} ORDER BY q.id LIMIT 1"
+                ),
+                Warmup::Pass => pass(c),
+            };
             client.query(&sql, &[]).map_err(|e| format!("{sql}: {e}"))?;
             Ok(())
         },
         |c, client, ()| -> Result<i64, String> {
-            let sql = format!(
-                "SELECT coalesce(sum(cardinality(ARRAY({search}))), 0)::int8 \
-                 FROM {queries} q WHERE q.id % {clients} = {c}"
-            );
+            let sql = pass(c);
             let row = client
                 .query_one(&sql, &[])
                 .map_err(|e| format!("{sql}: {e}"))?;
