@@ -13,6 +13,20 @@ CREATE TYPE vecx (
 );
 COMMENT ON TYPE vecx IS 'float4 vector of 1 to 16000 dimensions; vecx(n) fixes the dimension count';
 
+-- Distance functions (plain C functions, see src/distance.rs) ------------------------------------
+CREATE FUNCTION l2_distance(a vecx, b vecx) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'l2_distance_wrapper';
+CREATE FUNCTION vecx_l2_squared_distance(a vecx, b vecx) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'vecx_l2_squared_distance_wrapper';
+CREATE FUNCTION inner_product(a vecx, b vecx) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'inner_product_wrapper';
+CREATE FUNCTION vecx_negative_inner_product(a vecx, b vecx) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'vecx_negative_inner_product_wrapper';
+CREATE FUNCTION cosine_distance(a vecx, b vecx) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'cosine_distance_wrapper';
+CREATE FUNCTION l1_distance(a vecx, b vecx) RETURNS double precision
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'l1_distance_wrapper';
+
 -- Distance operators -------------------------------------------------------------------------
 CREATE OPERATOR <-> (LEFTARG = vecx, RIGHTARG = vecx, FUNCTION = l2_distance, COMMUTATOR = '<->');
 CREATE OPERATOR <#> (LEFTARG = vecx, RIGHTARG = vecx, FUNCTION = vecx_negative_inner_product, COMMUTATOR = '<#>');

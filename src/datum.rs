@@ -10,9 +10,11 @@
 //! float4 x[dim]    the elements, native byte order
 //! ```
 //!
-//! [`VecxArg`] is a borrowed argument: the datum is detoasted (in the function's memory context,
-//! so it lives as long as the call) and exposed as `&[f32]` without copying when it is already
-//! plain. [`VecxOut`] is a freshly palloc'd result. [`CStringOut`], [`Float4ArrayArg`] and
+//! [`VecxArg`] is a borrowed argument: the datum is exposed as `&[f32]` in place when it is
+//! plain (a 4-byte header, as a column stored `PLAIN` or a value computed in the query holds it),
+//! without any call into PostgreSQL (an operator in `ORDER BY` or a sequential scan runs once
+//! per row), and is otherwise detoasted (in the function's memory context, so it lives as long
+//! as the call). [`VecxOut`] is a freshly palloc'd result. [`CStringOut`], [`Float4ArrayArg`] and
 //! [`Float8ArrayArg`] are the other argument/result shapes the I/O and cast functions need.
 use std::ffi::{c_char, CStr};
 use std::mem::size_of;
@@ -57,16 +59,29 @@ impl<'a> VecxArg<'a> {
     /// # Safety
     /// `datum` must be a non-null datum of type `vecx`.
     pub unsafe fn from_raw(datum: pg_sys::Datum) -> VecxArg<'a> {
-        // SAFETY: the caller promises a vecx datum; pg_detoast_datum returns either the same
-        // pointer (plain 4-byte header) or a palloc'd plain copy in CurrentMemoryContext.
-        let ptr = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr::<pg_sys::varlena>()) };
+        let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
+        // SAFETY: a non-null varlena's first byte is readable and tells its form.
+        let plain = unsafe { pgrx::varlena::varatt_is_4b_u(raw) };
+        let aligned = (raw as usize).is_multiple_of(std::mem::align_of::<f32>());
+        let ptr = if plain && aligned {
+            raw
+        } else if plain {
+            // (PostgreSQL aligns a 4-byte-header value to the type's int4 alignment, so this is
+            // not expected; the copy is aligned.)
+            // SAFETY: a vecx datum; the copy is palloc'd in CurrentMemoryContext.
+            unsafe { pg_sys::pg_detoast_datum_copy(raw) }
+        } else {
+            // SAFETY: the caller promises a vecx datum; pg_detoast_datum returns a palloc'd
+            // plain copy of a short, compressed or out-of-line value in CurrentMemoryContext.
+            unsafe { pg_sys::pg_detoast_datum(raw) }
+        };
         // SAFETY: a detoasted varlena has a valid 4-byte header.
         let total = unsafe { pgrx::varlena::varsize_any(ptr) };
         if total < HEADER_LEN {
             corrupted(total, 0);
         }
-        // SAFETY: at least HEADER_LEN bytes are readable (checked above); varlenas of a type
-        // with int4 alignment start 4-byte aligned.
+        // SAFETY: at least HEADER_LEN bytes are readable (checked above); the pointer is 4-byte
+        // aligned (checked above, or palloc'd).
         let header = unsafe { &*(ptr as *const VecxHeader) };
         let dim = header.dim.max(0) as usize;
         if total != varlena_size(dim) {

@@ -63,3 +63,31 @@ WHERE p.prokind = 'f' AND (p.provolatile <> 'i' OR p.proparallel <> 's' OR NOT p
 ORDER BY 1;
 SELECT count(*) > 40 AS many_functions FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'vecx';
+-- The distance functions read a value in place when it is plain (4-byte header), and detoast it
+-- otherwise: a short (1-byte header, up to 30 dimensions, unaligned floats), out-of-line or
+-- compressed value gives the same distances as its plain copy.
+CREATE TABLE forms (id int, a vecx, b vecx);
+INSERT INTO forms SELECT d * 100 + i, ARRAY(SELECT ((i * 7 + j * 13) % 17) - 8.5 FROM generate_series(1, d) j)::vecx,
+       ARRAY(SELECT ((i * 5 + j * 3) % 11) - 4.25 FROM generate_series(1, d) j)::vecx
+FROM generate_series(1, 40) i, (VALUES (3), (30), (31), (600)) dims(d);
+INSERT INTO forms SELECT 100000 + i, ARRAY(SELECT CASE WHEN j = i THEN 1 ELSE 0 END FROM generate_series(1, 900) j)::vecx,
+       ARRAY(SELECT CASE WHEN j % 100 = i THEN 2 ELSE 0 END FROM generate_series(1, 900) j)::vecx
+FROM generate_series(1, 5) i;
+CREATE TABLE forms_plain (LIKE forms);
+ALTER TABLE forms_plain ALTER COLUMN a SET STORAGE PLAIN, ALTER COLUMN b SET STORAGE PLAIN;
+INSERT INTO forms_plain SELECT * FROM forms;
+ALTER TABLE forms ALTER COLUMN a SET STORAGE MAIN;
+INSERT INTO forms SELECT id + 1000000, a, b FROM forms WHERE id > 100000;
+SELECT pg_column_size(a) < 1000 AS compressed FROM forms WHERE id = 1100001;
+SELECT count(*) AS rows, count(*) FILTER (WHERE pg_column_size(f.a) < 127) AS short_values,
+       count(*) FILTER (WHERE f.id > 1000000) AS compressed_values,
+       (SELECT pg_relation_size(reltoastrelid) > 0 FROM pg_class WHERE relname = 'forms') AS toasted
+FROM forms f;
+SELECT count(*) AS pairs, count(*) FILTER (WHERE
+      (f.a <-> f.b) IS DISTINCT FROM (p.a <-> p.b) OR (f.a <#> f.b) IS DISTINCT FROM (p.a <#> p.b)
+   OR (f.a <=> f.b) IS DISTINCT FROM (p.a <=> p.b) OR (f.a <+> f.b) IS DISTINCT FROM (p.a <+> p.b)
+   OR vecx_l2_squared_distance(f.a, f.b) IS DISTINCT FROM vecx_l2_squared_distance(p.a, p.b)
+   OR inner_product(f.a, p.b) IS DISTINCT FROM inner_product(p.a, f.b)) AS differing
+FROM forms f JOIN forms_plain p ON p.id = f.id % 1000000;
+SELECT sum(a <-> b)::numeric(12, 3) AS l2_sum FROM forms_plain;
+DROP TABLE forms, forms_plain;
