@@ -160,13 +160,15 @@ pub fn descend<G: GraphView>(
 ) -> Scored<G::Id> {
     let mut cur = entry;
     let mut level = from_level;
-    let mut neighbors = Vec::new();
+    let (mut neighbors, mut dists) = (Vec::new(), Vec::new());
     while level > to_level {
         loop {
             let mut moved = false;
             g.neighbors_into(cur.id, level, &mut neighbors);
-            for &n in &neighbors {
-                let d = g.distance(query, n);
+            // All of a list's distances at once (exact: no bound), which lets a graph share
+            // work between them (see `GraphView::distances`).
+            g.distances(query, &neighbors, f32::INFINITY, &mut dists);
+            for (&n, &d) in neighbors.iter().zip(&dists) {
                 if d < cur.dist {
                     cur = Scored { dist: d, id: n };
                     moved = true;

@@ -153,6 +153,19 @@ impl<I: Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug> GraphView for Upper
         }
     }
 
+    /// The query's own part of a cosine distance once for the whole list (`Metric::prepare`:
+    /// bit for bit the distances [`GraphView::distance`] gives, as the page graph computes them).
+    fn distances(&self, query: &[f32], ids: &[I], _bound: f32, out: &mut Vec<f32>) {
+        out.clear();
+        let prepared = (ids.len() > 1)
+            .then(|| self.metric.prepare(query))
+            .flatten();
+        out.extend(ids.iter().map(|&id| match self.vector(id) {
+            Some(v) => self.metric.partial_prepared(query, prepared, v).finish() as f32,
+            None => f32::INFINITY,
+        }));
+    }
+
     fn distance_between(&self, a: I, b: I) -> f32 {
         match (self.vector(a), self.vector(b)) {
             (Some(a), Some(b)) => self.metric.distance(a, b) as f32,
