@@ -435,8 +435,9 @@ impl Drop for SharedLock<'_> {
     }
 }
 
-/// Starts loading item `offset` of a pinned (possibly unlocked) `page` into the CPU cache: its
-/// line pointer is read without the page lock, and the item (up to 4 kB of it) is prefetched.
+/// Starts loading item `offset` of a pinned (possibly unlocked) `page`, or of a shared buffer's
+/// page in the buffer pool (see [`prefetch_item_unpinned`]), into the CPU cache: its line pointer
+/// is read without the page lock, and the item (up to 4 kB of it) is prefetched.
 /// A hint only; a line pointer another backend is changing at that moment yields a useless
 /// prefetch, never a wrong read, because nothing read here is used for anything else.
 pub fn prefetch_item(page: pg_sys::Page, offset: u16, max: usize) {
@@ -444,9 +445,10 @@ pub fn prefetch_item(page: pg_sys::Page, offset: u16, max: usize) {
     if lp_at + size_of::<u32>() > pg_sys::BLCKSZ as usize {
         return;
     }
-    // SAFETY: `lp_at` is inside the pinned page (checked) and 4-byte aligned (pages are
-    // aligned, the header is 24 bytes, line pointers are 4); the read is an atomic 4-byte
-    // load, as PostgreSQL itself reads shared words without a lock.
+    // SAFETY: `lp_at` is inside the page (checked), which is pinned or in the always-mapped
+    // buffer pool, and 4-byte aligned (pages are aligned, the header is 24 bytes, line
+    // pointers are 4); the read is an atomic 4-byte load, as PostgreSQL itself reads shared
+    // words without a lock.
     let raw = unsafe {
         (*((page as *const u8).add(lp_at) as *const std::sync::atomic::AtomicU32))
             .load(std::sync::atomic::Ordering::Relaxed)
@@ -471,32 +473,36 @@ pub fn prefetch_item(page: pg_sys::Page, offset: u16, max: usize) {
 /// hint only: the buffer may hold another block by the time it is pinned (the pin then reads
 /// the block as usual), and a prefetch never faults.
 pub fn prefetch_buffer(buffer: pg_sys::Buffer, offset: u16) {
-    if buffer <= 0 {
+    let Some(page) = shared_page(buffer) else {
         return; // a local buffer (temporary relation), or none
-    }
-    let at = (buffer - 1) as usize;
-    // SAFETY: plain reads of two pointers PostgreSQL sets once at shared-memory start-up; the
-    // addresses computed from them are only prefetched, never dereferenced (`wrapping_add`).
-    let (descs, blocks) = unsafe { (pg_sys::BufferDescriptors, pg_sys::BufferBlocks) };
-    let desc = (descs as *const u8).wrapping_add(at * size_of::<pg_sys::BufferDescPadded>());
+    };
+    // SAFETY: a plain read of a pointer PostgreSQL sets once at shared-memory start-up; the
+    // address computed from it is only prefetched, never dereferenced (`wrapping_add`).
+    let descs = unsafe { pg_sys::BufferDescriptors };
+    let desc = (descs as *const u8)
+        .wrapping_add((buffer - 1) as usize * size_of::<pg_sys::BufferDescPadded>());
     vecx_core::distance::simd::prefetch_bytes(desc, 1);
-    let page = (blocks as *const u8).wrapping_add(at * pg_sys::BLCKSZ as usize);
     vecx_core::distance::simd::prefetch_bytes(page.wrapping_add(line_pointer_at(offset)), 1);
 }
 
 /// [`prefetch_item`] on the page shared buffer `buffer` holds, without a pin: the buffer may
 /// hold another block by now, which only wastes the prefetch.
 pub fn prefetch_item_unpinned(buffer: pg_sys::Buffer, offset: u16, max: usize) {
-    if buffer <= 0 {
-        return;
+    if let Some(page) = shared_page(buffer) {
+        prefetch_item(page as pg_sys::Page, offset, max);
     }
-    // SAFETY: a plain read of a pointer set once at shared-memory start-up; the buffer pool it
-    // points to stays mapped for the life of the backend, and `buffer` is a valid buffer id
-    // (it came from a pin), so the page address lies inside it.
-    let page = unsafe {
-        (pg_sys::BufferBlocks as *mut u8).add((buffer - 1) as usize * pg_sys::BLCKSZ as usize)
-    };
-    prefetch_item(page as pg_sys::Page, offset, max);
+}
+
+/// The address of shared buffer `buffer`'s page in the buffer pool, which stays mapped for the
+/// life of the backend (`None` for a local buffer or none). Computed, not read: whatever block
+/// the buffer holds by the time the address is used.
+fn shared_page(buffer: pg_sys::Buffer) -> Option<*const u8> {
+    if buffer <= 0 {
+        return None;
+    }
+    // SAFETY: a plain read of a pointer PostgreSQL sets once at shared-memory start-up.
+    let blocks = unsafe { pg_sys::BufferBlocks };
+    Some((blocks as *const u8).wrapping_add((buffer - 1) as usize * pg_sys::BLCKSZ as usize))
 }
 
 /// Starts loading the cache line that holds item `offset`'s line pointer on a pinned page (see
